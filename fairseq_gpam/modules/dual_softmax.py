@@ -191,11 +191,18 @@ def dual_softmax_attention(
 
 
 def _masked_softmax(q: Tensor, k: Tensor, mask: Optional[Tensor]) -> Tensor:
-    """softmax(q k^T + mask) in fp32, B x H x T x S; fully masked rows are 0."""
-    scores = torch.matmul(q, k.transpose(-1, -2)).float()
+    """softmax(q k^T + mask) in fp32 (or fp64), B x H x T x S; fully masked rows are 0."""
+    scores = torch.matmul(q, k.transpose(-1, -2))
+    if scores.dtype in (torch.float16, torch.bfloat16):
+        scores = scores.float()
     if mask is None:
         return torch.softmax(scores, dim=-1)
-    return torch.softmax(scores + mask, dim=-1).nan_to_num(0.0)
+    scores = scores + mask
+    # A row with every key masked would be softmax(-inf, ..., -inf) = NaN, in the
+    # forward and the backward pass: give it finite scores, then zero weight.
+    dead = torch.isneginf(scores.amax(dim=-1, keepdim=True))
+    probs = torch.softmax(scores.masked_fill(dead, 0.0), dim=-1)
+    return probs.masked_fill(dead, 0.0)
 
 
 def _is_one(lam: Lambda) -> bool:
