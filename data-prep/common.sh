@@ -178,12 +178,19 @@ dp_subword() {
   dp_py bpe-apply --method "$BPE" --model "$model" --workers "$WORKERS" "${files[@]}"
 }
 
+# fairseq-preprocess workers: its worker pool costs more than it saves on small files.
+dp_bin_workers() {
+  local lines
+  lines=$(wc -l < "$1")
+  if (( lines < 200000 )); then echo 1; else echo "$WORKERS"; fi
+}
+
 # fairseq-preprocess, translation: one joined dictionary serves both directions.
 dp_binarize_translation() {
   dp_log "step: fairseq-preprocess ($SRC-$TGT, joined dictionary)"
   "$PYTHON" -m fairseq_cli.preprocess --source-lang "$SRC" --target-lang "$TGT" \
     --trainpref "$STAGE_TEXT/train" --validpref "$STAGE_TEXT/valid" --testpref "$STAGE_TEXT/test" \
-    --destdir "$STAGE_BIN" --joined-dictionary --workers "$WORKERS" "$@"
+    --destdir "$STAGE_BIN" --joined-dictionary --workers "$(dp_bin_workers "$STAGE_TEXT/train.$SRC")" "$@"
 }
 
 # fairseq-preprocess, language modelling (--only-source); extra args e.g. --thresholdsrc 3.
@@ -191,7 +198,7 @@ dp_binarize_lm() {
   dp_log "step: fairseq-preprocess (language modelling, --only-source $*)"
   "$PYTHON" -m fairseq_cli.preprocess --only-source \
     --trainpref "$STAGE_TEXT/train.txt" --validpref "$STAGE_TEXT/valid.txt" --testpref "$STAGE_TEXT/test.txt" \
-    --destdir "$STAGE_BIN" --workers "$WORKERS" "$@"
+    --destdir "$STAGE_BIN" --workers "$(dp_bin_workers "$STAGE_TEXT/train.txt")" "$@"
 }
 
 # prep-info.json; arguments are passed to `python -m dataprep info` after the common ones.

@@ -40,10 +40,12 @@ def _count_lines(text_dir: str, task: str) -> Dict[str, object]:
     return counts
 
 
-def _dict_sizes(bin_dir: str) -> Dict[str, int]:
+def _dict_sizes(bin_dir: str, langs: List[str]) -> Dict[str, int]:
+    """Dictionary entries per language (language modelling: dict.txt, under langs[0])."""
     sizes = {}
-    for path in sorted(glob.glob(os.path.join(bin_dir, "dict.*.txt"))):
-        lang = os.path.basename(path)[len("dict."): -len(".txt")]
+    for path in sorted(glob.glob(os.path.join(bin_dir, "dict*.txt"))):
+        name = os.path.basename(path)
+        lang = langs[0] if name == "dict.txt" else name[len("dict."): -len(".txt")]
         # fairseq adds 4 special symbols (<s>, <pad>, </s>, <unk>) to the listed entries
         sizes[lang] = len(read_lines(path)) + 4
     return sizes
@@ -71,7 +73,7 @@ def write(path: str, *, dataset: str, task: str, langs: List[str], tokenizer: st
         "bpe_size": bpe_size,
         "remove_bpe": {"subword_nmt": "subword_nmt", "sentencepiece": "sentencepiece"}.get(bpe),
         "bpe_model": bpe_model,
-        "vocabulary_size": _dict_sizes(bin_dir),
+        "vocabulary_size": _dict_sizes(bin_dir, langs),
         "lines": lines,
         "sources": sources,
         "recipe": recipe,
