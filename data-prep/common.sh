@@ -178,11 +178,9 @@ dp_subword() {
   dp_py bpe-apply --method "$BPE" --model "$model" --workers "$WORKERS" "${files[@]}"
 }
 
-# fairseq-preprocess workers: its worker pool costs more than it saves on small files.
+# fairseq-preprocess workers: its worker pool costs more than it saves on small files (< 10 MB).
 dp_bin_workers() {
-  local lines
-  lines=$(wc -l < "$1")
-  if (( lines < 200000 )); then echo 1; else echo "$WORKERS"; fi
+  if (( $(stat -c %s "$1") < 10000000 )); then echo 1; else echo "$WORKERS"; fi
 }
 
 # fairseq-preprocess, translation: one joined dictionary serves both directions.
