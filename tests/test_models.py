@@ -6,7 +6,7 @@ from fairseq.modules import MultiheadAttention
 from fairseq.sequence_generator import SequenceGenerator
 
 from conftest import build_lm_model, build_translation_model, random_batch
-from fairseq_gpam.modules import GpamMultiheadAttention
+from fairseq_gpam.modules import GpamConfigError, GpamMultiheadAttention
 
 TINY = ["--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64",
         "--decoder-ffn-embed-dim", "64", "--encoder-attention-heads", "4", "--decoder-attention-heads", "4"]
@@ -139,8 +139,16 @@ def test_adaptive_input_language_model_builds_and_runs(tmp_path):
     assert torch.isfinite(out).all()
 
 
-def test_invalid_flag_stops_before_the_model_is_built(dict_dir):
-    with pytest.raises(ValueError, match="--gpam-lambda-neg"):
+def test_invalid_flags_stop_at_parse_time_naming_the_flag(dict_dir, capsys):
+    with pytest.raises(SystemExit):
         build_translation_model(dict_dir, "gpam_transformer_tiny", ["--gpam-lambda-neg", "-1"])
-    with pytest.raises(ValueError, match="--gpam-positions"):
-        build_lm_model(dict_dir.parent / "lm", "gpam_transformer_lm_tiny", ["--gpam-positions", ""])
+    assert "argument --gpam-lambda-neg" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_lm_model(dict_dir.parent / "lm", "gpam_transformer_lm_tiny", ["--gpam-positions", "decoder"])
+    assert "choose from: encoder_self, decoder_self, encoder_decoder" in capsys.readouterr().err
+
+
+def test_inconsistent_flags_stop_before_the_model_is_built(dict_dir):
+    with pytest.raises(GpamConfigError, match="--gpam-lambda-neg=0.0 cannot start a trainable lambda"):
+        build_translation_model(dict_dir, "gpam_transformer_tiny",
+                                ["--gpam-lambda-mode", "head", "--gpam-lambda-neg", "0"])
