@@ -124,6 +124,7 @@ dp_begin() {
   WORK="$DATA_ROOT/tmp/$DATASET.$$"
   mkdir -p "$STAGE_TEXT" "$STAGE_BIN" "$WORK"
   LOG="$DATA_ROOT/logs/prepare-$DATASET.log"
+  DP_LOG_START=$(stat -c %s "$LOG" 2>/dev/null || echo 0)  # this run's part of the log starts here
   exec > >(tee -a "$LOG")
   DP_TEE_OUT=$!
   exec 2> >(tee -a "$LOG" >&2)
@@ -212,7 +213,7 @@ dp_json_string() { "$PYTHON" -c 'import json, sys; print(json.dumps(sys.argv[1])
 
 # Swap the staged directories into place: text first, data-bin (holding PREPARED) last.
 dp_publish() {
-  cp "$LOG" "$STAGE_BIN/prepare.log"
+  tail -c +"$((DP_LOG_START + 1))" "$LOG" > "$STAGE_BIN/prepare.log"
   : > "$STAGE_BIN/PREPARED"
   local old_text="$DATA_ROOT/text/.$DATASET.tmp.old.$$" old_bin="$DATA_ROOT/data-bin/.$DATASET.tmp.old.$$"
   [[ -e "$BIN_DIR" ]] && mv "$BIN_DIR" "$old_bin"   # from here on nothing looks complete
