@@ -417,8 +417,12 @@ def test_wikitext103_fixture_and_pinned_checksum(tmp_path):
            r"expected sha256 242ba0f20b329cfdf1ccc61e9e9e5b59becf189db7f7a81cd2a0e2fc31539590",
            r"--sha256 wikitext-103-v1\.zip=" + sha256(archive))
     assert not (root / "data-bin" / "wikitext-103").exists()
-    ok(run("prepare-wikitext103.sh", "--archive", str(archive), "--sha256", sha256(archive),
-           root=root))
+    # the documented place for a file fetched elsewhere: $DATA_ROOT/downloads/<dataset>/
+    cache = root / "downloads" / "wikitext-103"
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / archive.name).write_bytes(archive.read_bytes())
+    proc = ok(run("prepare-wikitext103.sh", "--sha256", sha256(archive), root=root))
+    assert "wikitext-103-v1.zip (cache)" in proc.out
     info = assert_contract(root, "wikitext-103", "language_modeling")
     for split in ("train", "valid", "test"):  # the authors' tokens are kept as they are
         assert lines(root / "text" / "wikitext-103" / f"{split}.txt") == text[split]
