@@ -104,11 +104,6 @@ def _tokenize(a):
         print(f"tokenised {os.path.basename(src)} -> {dest}: {n} lines, {time.time() - t0:.1f} s")
 
 
-def _detokenize(a):
-    n = moses.detokenize_file(a.input, a.output, a.lang)
-    print(f"detokenised {a.input} -> {a.output}: {n} lines")
-
-
 def _clean(a):
     kept, read = moses.clean_parallel(a.in_prefix, a.out_prefix, a.src, a.tgt, a.ratio,
                                       a.min, a.max)
@@ -196,12 +191,6 @@ def build_parser():
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("files", nargs="+", help="INPUT OUTPUT [INPUT OUTPUT ...]")
     s.set_defaults(fn=_tokenize)
-
-    s = sub.add_parser("detokenize", help="undo Moses tokenisation")
-    s.add_argument("--lang", required=True)
-    s.add_argument("input")
-    s.add_argument("output")
-    s.set_defaults(fn=_detokenize)
 
     s = sub.add_parser("clean", help="clean-corpus-n: length limits and length ratio")
     s.add_argument("--in-prefix", required=True)

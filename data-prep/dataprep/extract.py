@@ -18,7 +18,7 @@ import re
 import shutil
 import tarfile
 import zipfile
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List
 
 from .errors import PrepError
 from .textio import write_lines
@@ -197,7 +197,3 @@ def decompress_xz(paths: List[str], out: str) -> List[str]:
         result.append(dest)
     return result
 
-
-def find_file(directory: str, name: str) -> Optional[str]:
-    path = os.path.join(directory, name)
-    return path if os.path.isfile(path) else None

@@ -71,7 +71,7 @@ def write(path: str, *, dataset: str, task: str, langs: List[str], tokenizer: st
         "lowercase": lowercase,
         "bpe": bpe,
         "bpe_size": bpe_size,
-        "remove_bpe": {"subword_nmt": "subword_nmt", "sentencepiece": "sentencepiece"}.get(bpe),
+        "remove_bpe": bpe if bpe in ("subword_nmt", "sentencepiece") else None,
         "bpe_model": bpe_model,
         "vocabulary_size": _dict_sizes(bin_dir, langs),
         "lines": lines,

@@ -7,7 +7,7 @@ clone of mosesdecoder is needed.
 
 import multiprocessing
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Tuple
+from typing import Tuple
 
 from .errors import PrepError
 from .textio import read_lines, write_lines
@@ -67,16 +67,6 @@ def tokenize_file(src: str, dest: str, opts: TokenizeOptions, workers: int = 1) 
     return len(result)
 
 
-def detokenize_file(src: str, dest: str, lang: str) -> int:
-    """Undo Moses tokenisation (and its escaping)."""
-    from sacremoses import MosesDetokenizer
-
-    detok = MosesDetokenizer(lang=lang)
-    result = [detok.detokenize(l.split()) for l in read_lines(src)]
-    write_lines(dest, result)
-    return len(result)
-
-
 def clean_parallel(prefix_in: str, prefix_out: str, src: str, tgt: str, ratio: float,
                    min_len: int, max_len: int) -> Tuple[int, int]:
     """clean-corpus-n: keep pairs whose sides have min_len..max_len words and whose length
@@ -109,8 +99,3 @@ def split_every(src: str, keep_dest: str, nth_dest: str, n: int) -> Tuple[int, i
     write_lines(nth_dest, nth)
     return len(keep), len(nth)
 
-
-def lowercase_file(src: str, dest: Optional[str] = None) -> int:
-    lines = [l.lower() for l in read_lines(src)]
-    write_lines(dest or src, lines)
-    return len(lines)

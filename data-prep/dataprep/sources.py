@@ -21,7 +21,7 @@ import shutil
 import tarfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import PrepError
@@ -116,7 +116,6 @@ class Resolved:
     origin: str  # "archive", "archive-dir", "cache", "download: <url>"
     sha256: str
     verified: str  # what the file was checked against
-    extra: Dict[str, str] = field(default_factory=dict)
 
 
 def file_digest(path: str, algorithm: str) -> str:

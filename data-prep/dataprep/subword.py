@@ -40,8 +40,8 @@ def learn(method: str, inputs: Sequence[str], model: str, size: int) -> None:
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(text), model_prefix=prefix, vocab_size=size,
             model_type="bpe", character_coverage=1.0, hard_vocab_limit=False,
-            input_sentence_size=2_000_000, shuffle_input_sentence=True, seed_sentencepiece_size=
-            1_000_000, bos_id=-1, eos_id=-1, unk_id=0, minloglevel=2)
+            input_sentence_size=2_000_000, shuffle_input_sentence=True,
+            bos_id=-1, eos_id=-1, unk_id=0, minloglevel=2)
         if prefix + ".model" != model:
             os.replace(prefix + ".model", model)
 
