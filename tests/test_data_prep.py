@@ -144,8 +144,7 @@ def _ted_tags(sentences: List[str], lang: str) -> str:
     out = []
     for talk, start in enumerate(range(0, len(sentences), 60)):
         out += [f"<url>http://www.ted.com/talks/talk_{talk}.html</url>",
-                "<keywords>talks, technology</keywords>", f"<speaker>Speaker {talk}</speaker>",
-                f"<talkid>{talk}</talkid>", f"<title>Talk {talk} ({lang})</title>",
+                "<keywords>talks, technology</keywords>", f"<talkid>{talk}</talkid>", f"<title>Talk {talk} ({lang})</title>",
                 f"<description>TED Talk Subtitles and Transcript: talk {talk}</description>"]
         out += sentences[start:start + 60]
     return "\n".join(out) + "\n"
@@ -258,9 +257,10 @@ def test_iwslt14_fixture_follows_recipe_and_contract(iwslt):
         tokenised = [unbpe(l) for l in lines(text / f"test.{lang}")]
         moses._init_worker(moses.TokenizeOptions(lang=lang, lowercase=True))
         assert tokenised == [moses._process_line(s) for s in test]
-    # metadata lines are gone, title/description text stays (as in fairseq's recipe)
-    train_en = [unbpe(l) for l in lines(text / "train.en")]
-    assert not any("<" in l or "http" in l for l in train_en)
+    # url/keywords/talkid lines are gone, title/description text stays (as in fairseq's recipe)
+    train = [unbpe(l) for l in lines(text / "train.en") + lines(text / "valid.en")]
+    assert not any("&lt;" in l or "http" in l or "technology" in l for l in train)
+    assert sum(l.startswith("ted talk subtitles and transcript") for l in train) == 4
     # valid = every 23rd line of the cleaned training text, train the rest
     n_train, n_valid = info["lines"]["train"]["en"], info["lines"]["valid"]["en"]
     assert n_valid == (n_train + n_valid) // 23 and n_train + n_valid <= facts["n_train"] + 8

@@ -25,9 +25,9 @@ from .textio import write_lines
 
 # The 2014 test set of fairseq's recipe, in its order: dev2010 + dev2012 (TEDx) + tst2010-2012.
 IWSLT14_TEST_SETS = ("TED.dev2010", "TEDX.dev2012", "TED.tst2010", "TED.tst2011", "TED.tst2012")
-# Metadata lines dropped from train.tags (the recipe's filter); title/description keep their text.
-_IWSLT_DROP = ("<url>", "<talkid>", "<keywords>", "<speaker>", "<reviewer", "<translator",
-               "<doc ", "</doc>")
+# Metadata lines dropped from train.tags: exactly the recipe's filter, so that the data matches
+# the field's (title and description lines lose their tags but stay, as in the recipe).
+_IWSLT_DROP = ("<url>", "<talkid>", "<keywords>")
 _IWSLT_STRIP = re.compile(r"</?(?:title|description)>")
 _SEG = re.compile(r"<seg[^>]*>\s*(.*?)\s*</seg>")
 
