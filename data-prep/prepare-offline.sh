@@ -33,7 +33,8 @@ case "$DATASET" in
                      [[ "$DATASET" == ci_deen ]] && BPE_SIZE=$CI_DEEN_BPE || BPE_SIZE=$DEEN_DOCS_BPE ;;
   ci_lm|en_lm) TASK=language_modeling; SRC=en
                [[ "$DATASET" == ci_lm ]] && BPE_SIZE=$CI_LM_BPE || BPE_SIZE=$EN_LM_BPE ;;
-  -h|--help|"") echo "$USAGE"; [[ -n "$DATASET" ]]; exit $? ;;
+  -h|--help) echo "$USAGE"; exit 0 ;;
+  "") echo "$USAGE" >&2; echo "ERROR: name the corpus to prepare: ci_deen, deen_docs, ci_lm or en_lm" >&2; exit 2 ;;
   *) echo "$USAGE" >&2
      echo "ERROR: unknown offline dataset '$DATASET': choose ci_deen, deen_docs, ci_lm or en_lm (the benchmarks have their own scripts: prepare-iwslt14.sh, prepare-wmt14.sh, prepare-wikitext103.sh, prepare-ptb.sh)" >&2
      exit 2 ;;
