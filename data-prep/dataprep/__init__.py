@@ -13,4 +13,5 @@ Modules, one job each:
     subword    joint BPE (subword-nmt) or sentencepiece: learn and apply.
     lmsplit    deterministic split of a WikiText-layout corpus by document.
     info       prep-info.json.
+    textio     line-exact reading and atomic writing of text files.
 """
