@@ -22,8 +22,8 @@ TIMEOUT=10           # --timeout SECONDS: connect/read timeout of a download
 WORKERS="$(nproc 2>/dev/null || echo 1)"
 DATA_ROOT_OPT=""
 PAIR=""              # --pair SRC-TGT (translation scripts)
-BPE="${BPE:-subword_nmt}"
-BPE_SIZE="${BPE_SIZE:-}"
+BPE=subword_nmt      # --bpe subword_nmt|sentencepiece (scripts that accept "bpe")
+BPE_SIZE="${BPE_SIZE:-}"  # --bpe-size N; each script sets its default before sourcing this file
 DP_COMMAND="bash data-prep/${SCRIPT_NAME:-prepare.sh}"
 
 dp_die() { echo "ERROR: $*" >&2; exit 2; }
@@ -125,9 +125,10 @@ dp_begin() {
   mkdir -p "$STAGE_TEXT" "$STAGE_BIN" "$WORK"
   LOG="$DATA_ROOT/logs/prepare-$DATASET.log"
   DP_LOG_START=$(stat -c %s "$LOG" 2>/dev/null || echo 0)  # this run's part of the log starts here
-  exec > >(tee -a "$LOG")
+  # the tees must not hold the lock (fd 9): they may outlive the script by a moment
+  exec > >(exec 9>&-; tee -a "$LOG")
   DP_TEE_OUT=$!
-  exec 2> >(tee -a "$LOG" >&2)
+  exec 2> >(exec 9>&-; tee -a "$LOG" >&2)
   DP_TEE_ERR=$!
   trap dp_on_exit EXIT
   dp_log "$DP_COMMAND"
@@ -192,7 +193,7 @@ dp_binarize_translation() {
     --destdir "$STAGE_BIN" --joined-dictionary --workers "$(dp_bin_workers "$STAGE_TEXT/train.$SRC")" "$@"
 }
 
-# fairseq-preprocess, language modelling (--only-source); extra args e.g. --thresholdsrc 3.
+# fairseq-preprocess, language modelling (--only-source); extra arguments are passed on.
 dp_binarize_lm() {
   dp_log "step: fairseq-preprocess (language modelling, --only-source $*)"
   "$PYTHON" -m fairseq_cli.preprocess --only-source \
