@@ -190,6 +190,214 @@ def dual_softmax_attention(
     )
 
 
+# --------------------------------------------------------------------------- fast path
+#
+# The module's fast path runs Q+ and Q- as 2H query heads of one fused attention
+# call (heads 2h and 2h+1 share key/value head h) and writes the combined context
+# straight into fairseq's time-major layout. Two small autograd functions keep its
+# memory close to softmax attention: the stacked queries are saved only once (the
+# fused kernel keeps them for its own backward; ReLU(Q+) is recomputed from them),
+# and the combination saves nothing the kernel does not keep already.
+
+
+def dual_queries(q: Tensor, neg_query_weight: Tensor) -> Tensor:
+    """Q+ and Q- = ReLU(Q+) W- as the 2H query heads of one fused attention call.
+
+    Args:
+        q: B x H x T x Dh positive queries Q+ (any strides, e.g. a view of a
+            time-major projection; scaling may be left to the attention call,
+            since ReLU and W- commute with a positive scale).
+        neg_query_weight: G x Dh x Dh, W- shared by all heads (G = 1) or one per head (G = H).
+
+    Returns:
+        B x 2H x T x Dh, contiguous: head 2h is Q+_h, head 2h+1 is Q-_h.
+    """
+    if neg_query_weight.size(0) not in (1, q.size(1)):
+        raise ValueError(
+            f"neg_query_weight holds {neg_query_weight.size(0)} matrices; it needs 1 or "
+            f"num_heads={q.size(1)}"
+        )
+    weight = neg_query_weight.to(q.dtype)
+    if _autocast_on(q):
+        # under mixed precision, plain autograd ops let autocast choose the dtypes
+        bsz, heads, tgt_len, head_dim = q.shape
+        neg = _apply_neg_weight(F.relu(q), weight)
+        return torch.stack([q, neg], dim=2).view(bsz, 2 * heads, tgt_len, head_dim)
+    return _DualQueries.apply(q, weight)
+
+
+def combine_dual_heads(both: Tensor, lam_pos: Lambda, lam_neg: Lambda) -> Tensor:
+    """lambda+ O+ - lambda- O-, time-major: the input of the output projection.
+
+    Args:
+        both: B x 2H x T x Dh output of the fused call on :func:`dual_queries`
+            (head 2h = O+_h = A+ V, head 2h+1 = O-_h = A- V).
+        lam_pos, lam_neg: floats, or tensors of 1 or H values.
+
+    Returns:
+        T x B x (H Dh), contiguous.
+    """
+    bsz, two_heads, tgt_len, head_dim = both.shape
+    heads = two_heads // 2
+    if _autocast_on(both) or torch.is_tensor(lam_pos) != torch.is_tensor(lam_neg):
+        pair = both.unflatten(1, (heads, 2))
+        lp, ln = (lam.reshape(-1, 1, 1) if torch.is_tensor(lam) else lam for lam in (lam_pos, lam_neg))
+        context = lp * pair[:, :, 0] - ln * pair[:, :, 1]  # B x H x T x Dh
+        return context.permute(2, 0, 1, 3).reshape(tgt_len, bsz, heads * head_dim)
+    if torch.is_tensor(lam_pos):
+        lam_pos, lam_neg = lam_pos.reshape(-1), lam_neg.reshape(-1)
+        if lam_pos.numel() not in (1, heads) or lam_neg.numel() not in (1, heads):
+            raise ValueError(f"a lambda tensor must hold 1 or num_heads={heads} values")
+    return _CombineDualHeads.apply(both, lam_pos, lam_neg)
+
+
+def dual_softmax_attention_heads(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    neg_query_weight: Tensor,
+    lam_pos: Lambda,
+    lam_neg: Lambda,
+    *,
+    attn_mask: Optional[Tensor] = None,
+    key_padding_mask: Optional[Tensor] = None,
+    scale: float = 1.0,
+) -> Tensor:
+    """The module's fast path: daGPAM context, time-major, through one fused attention call.
+
+    Args:
+        q: B x H x T x Dh positive queries Q+ (not yet scaled).
+        k, v: B x H x S x Dh.
+        neg_query_weight: G x Dh x Dh, W- (G = 1 or H).
+        lam_pos, lam_neg: floats, or tensors of 1 or H values.
+        attn_mask, key_padding_mask: as in :func:`dual_softmax_attention`.
+        scale: score scale (1/sqrt(Dh)), applied to both query sets inside the kernel.
+
+    Returns:
+        T x B x (H Dh) context (lambda+ A+ - lambda- A-) V; no dropout, no weights.
+    """
+    mask = merge_masks(attn_mask, key_padding_mask, q.dtype)
+    both = F.scaled_dot_product_attention(
+        dual_queries(q, neg_query_weight), k, v, attn_mask=mask, scale=scale, enable_gqa=True
+    )
+    return combine_dual_heads(both, lam_pos, lam_neg)
+
+
+def _autocast_on(x: Tensor) -> bool:
+    return torch.is_autocast_enabled(x.device.type)
+
+
+def _apply_neg_weight(r: Tensor, weight: Tensor) -> Tensor:
+    """r W- per head: r B x H x T x Dh, weight G x Dh x Dh."""
+    if weight.size(0) == 1:
+        return torch.matmul(r, weight[0])
+    return torch.einsum("bhtd,hde->bhte", r, weight)
+
+
+class _DualQueries(torch.autograd.Function):
+    """Forward: [Q+; ReLU(Q+) W-] as 2H heads. Saves only its own output and W-."""
+
+    @staticmethod
+    def forward(ctx, q: Tensor, weight: Tensor) -> Tensor:
+        bsz, heads, tgt_len, head_dim = q.shape
+        out = q.new_empty(bsz, 2 * heads, tgt_len, head_dim)
+        pair = out.view(bsz, heads, 2, tgt_len, head_dim)
+        pair[:, :, 0].copy_(q)
+        pair[:, :, 1].copy_(_apply_neg_weight(torch.relu(pair[:, :, 0]), weight))
+        ctx.save_for_backward(out, weight)
+        # the gradient of q is written in q's own layout (e.g. time-major), so
+        # the views that made q need no copy on the way back
+        ctx.q_layout = torch.empty_like(q, device="meta")
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        out, weight = ctx.saved_tensors
+        bsz, two_heads, tgt_len, head_dim = out.shape
+        heads = two_heads // 2
+        q = out.view(bsz, heads, 2, tgt_len, head_dim)[:, :, 0]
+        grad = grad.reshape(bsz, heads, 2, tgt_len, head_dim)
+        grad_pos, grad_neg = grad[:, :, 0], grad[:, :, 1]
+        grad_q = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            if weight.size(0) == 1:
+                through_neg = torch.matmul(grad_neg, weight[0].t())
+            else:
+                through_neg = torch.einsum("bhte,hde->bhtd", grad_neg, weight)
+            layout = ctx.q_layout
+            grad_q = torch.empty_strided(layout.shape, layout.stride(), dtype=grad.dtype, device=grad.device)
+            torch.add(through_neg.masked_fill_(q <= 0, 0.0), grad_pos, out=grad_q)
+        if ctx.needs_input_grad[1]:
+            relu_q = torch.relu(q)
+            if weight.size(0) == 1:
+                grad_weight = torch.einsum("bhtd,bhte->de", relu_q, grad_neg).unsqueeze(0)
+            else:
+                grad_weight = torch.einsum("bhtd,bhte->hde", relu_q, grad_neg)
+        return grad_q, grad_weight
+
+
+class _CombineDualHeads(torch.autograd.Function):
+    """Forward: lambda+ O+ - lambda- O- written time-major in one pass. Saves the
+    fused kernel's output (kept by the kernel anyway) only if a lambda is trainable."""
+
+    @staticmethod
+    def forward(ctx, both: Tensor, lam_pos: Lambda, lam_neg: Lambda) -> Tensor:
+        bsz, two_heads, tgt_len, head_dim = both.shape
+        heads = two_heads // 2
+        pair = both.unflatten(1, (heads, 2))
+        o_pos = pair[:, :, 0].permute(2, 0, 1, 3)  # T x B x H x Dh
+        o_neg = pair[:, :, 1].permute(2, 0, 1, 3)
+        out = both.new_empty(tgt_len, bsz, heads, head_dim)
+        if torch.is_tensor(lam_pos):
+            lp = lam_pos.to(both.dtype).reshape(-1, 1)
+            ln = lam_neg.to(both.dtype).reshape(-1, 1)
+            torch.mul(o_pos, lp, out=out)
+            out.addcmul_(o_neg, ln, value=-1.0)
+        elif lam_pos == 1.0 + lam_neg:
+            torch.lerp(o_pos, o_neg, -lam_neg, out=out)  # o+ - l-(o- - o+)
+        else:
+            torch.mul(o_pos, lam_pos, out=out)
+            out.sub_(o_neg, alpha=lam_neg)
+        ctx.heads = heads
+        ctx.lam_shapes = [lam.shape if torch.is_tensor(lam) else None for lam in (lam_pos, lam_neg)]
+        lam_grads = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        if torch.is_tensor(lam_pos):
+            ctx.save_for_backward(lp, ln, both if lam_grads else None)
+        else:
+            ctx.lams = (lam_pos, lam_neg)
+        return out.view(tgt_len, bsz, heads * head_dim)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        tgt_len, bsz, _ = grad.shape
+        heads = ctx.heads
+        grad = grad.reshape(tgt_len, bsz, heads, -1).permute(1, 2, 0, 3)  # B x H x T x Dh
+        both = None
+        if ctx.lam_shapes[0] is not None:
+            lp, ln, both = ctx.saved_tensors
+            lp, ln = lp.view(-1, 1, 1), ln.view(-1, 1, 1)
+        else:
+            lp, ln = ctx.lams
+        grad_both = grad.new_empty(bsz, heads, 2, tgt_len, grad.size(-1))
+        torch.mul(grad, lp, out=grad_both[:, :, 0])
+        torch.mul(grad, -ln, out=grad_both[:, :, 1])
+        grad_pos = grad_neg = None
+        if both is not None:
+            pair = both.unflatten(1, (heads, 2))
+            per_head_pos = (grad * pair[:, :, 0]).sum(dim=(0, 2, 3), dtype=torch.float32)  # H
+            per_head_neg = -(grad * pair[:, :, 1]).sum(dim=(0, 2, 3), dtype=torch.float32)
+            grad_pos = _reduce_to(per_head_pos, ctx.lam_shapes[0])
+            grad_neg = _reduce_to(per_head_neg, ctx.lam_shapes[1])
+        return grad_both.view(bsz, 2 * heads, tgt_len, -1), grad_pos, grad_neg
+
+
+def _reduce_to(per_head: Tensor, shape) -> Tensor:
+    """A per-head gradient summed to a lambda of 1 or H values, in the lambda's shape."""
+    if torch.Size(shape).numel() == 1:
+        per_head = per_head.sum()
+    return per_head.reshape(shape)
+
+
 def _masked_softmax(q: Tensor, k: Tensor, mask: Optional[Tensor]) -> Tensor:
     """softmax(q k^T + mask) in fp32 (or fp64), B x H x T x S; fully masked rows are 0."""
     scores = torch.matmul(q, k.transpose(-1, -2))

@@ -22,7 +22,7 @@ from fairseq.modules import MultiheadAttention
 from torch import Tensor, nn
 
 from fairseq_gpam.modules.dual_lambdas import DualLambdas
-from fairseq_gpam.modules.dual_softmax import dual_softmax_attention
+from fairseq_gpam.modules.dual_softmax import dual_softmax_attention, dual_softmax_attention_heads
 from fairseq_gpam.modules.gpam_config import GpamOptions
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -150,7 +150,7 @@ class GpamMultiheadAttention(MultiheadAttention):
         else:
             k = self.k_proj(key)
             v = self.v_proj(key if self.encoder_decoder_attention else value)
-        q = self._split_heads(q * self.scaling, bsz)  # B x H x T x Dh
+        q = self._split_heads(q, bsz)  # B x H x T x Dh, not yet scaled
         k = None if k is None else self._split_heads(k, bsz)  # B x H x S x Dh
         v = None if v is None else self._split_heads(v, bsz)
 
@@ -166,8 +166,30 @@ class GpamMultiheadAttention(MultiheadAttention):
                 key_padding_mask = key_padding_mask.to(torch.bool)
 
         lam_pos, lam_neg = self.lambdas()
-        q_neg = None if self.lambdas.is_zero else self.negative_query(q)
         want_weights = need_weights or self.collect_stats
+        dropout_p = self.dropout_module.p if self._dropout_active() else 0.0
+        if (
+            self.options.kernel == "auto"
+            and not want_weights
+            and dropout_p == 0.0
+            and not self.lambdas.is_zero
+        ):
+            # fast path: Q+ and Q- as 2H heads of one fused call, output time-major
+            context = dual_softmax_attention_heads(
+                q,
+                k,
+                v,
+                self.neg_query_weight,
+                lam_pos,
+                lam_neg,
+                attn_mask=attn_mask,
+                key_padding_mask=key_padding_mask,
+                scale=self.scaling,
+            )
+            return self.out_proj(context), None
+
+        q = q * self.scaling
+        q_neg = None if self.lambdas.is_zero else self.negative_query(q)
         result = dual_softmax_attention(
             q,
             q_neg,
@@ -177,7 +199,7 @@ class GpamMultiheadAttention(MultiheadAttention):
             lam_neg,
             attn_mask=attn_mask,
             key_padding_mask=key_padding_mask,
-            dropout_p=self.dropout_module.p if self._dropout_active() else 0.0,
+            dropout_p=dropout_p,
             need_weights=want_weights,
             fused=self.options.kernel == "auto",
         )
