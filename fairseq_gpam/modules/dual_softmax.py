@@ -244,11 +244,30 @@ def combine_dual_heads(both: Tensor, lam_pos: Lambda, lam_neg: Lambda) -> Tensor
         lp, ln = (lam.reshape(-1, 1, 1) if torch.is_tensor(lam) else lam for lam in (lam_pos, lam_neg))
         context = lp * pair[:, :, 0] - ln * pair[:, :, 1]  # B x H x T x Dh
         return context.permute(2, 0, 1, 3).reshape(tgt_len, bsz, heads * head_dim)
+    lam_pos, lam_neg = _flat_lambdas(lam_pos, lam_neg, heads)
+    return _CombineDualHeads.apply(both, lam_pos, lam_neg)
+
+
+def _flat_lambdas(lam_pos: Lambda, lam_neg: Lambda, heads: int):
     if torch.is_tensor(lam_pos):
         lam_pos, lam_neg = lam_pos.reshape(-1), lam_neg.reshape(-1)
         if lam_pos.numel() not in (1, heads) or lam_neg.numel() not in (1, heads):
             raise ValueError(f"a lambda tensor must hold 1 or num_heads={heads} values")
-    return _CombineDualHeads.apply(both, lam_pos, lam_neg)
+    return lam_pos, lam_neg
+
+
+def combine_dual_heads_project(
+    both: Tensor, lam_pos: Lambda, lam_neg: Lambda, weight: Tensor, bias: Optional[Tensor]
+) -> Tensor:
+    """F.linear(:func:`combine_dual_heads`, weight, bias), T x B x C_out.
+
+    The combined context is recomputed in the backward pass instead of kept:
+    one T x B x C activation less per module than a separate projection.
+    """
+    if _autocast_on(both) or torch.is_tensor(lam_pos) != torch.is_tensor(lam_neg):
+        return F.linear(combine_dual_heads(both, lam_pos, lam_neg), weight, bias)
+    lam_pos, lam_neg = _flat_lambdas(lam_pos, lam_neg, both.size(1) // 2)
+    return _CombineProject.apply(both, weight, bias, lam_pos, lam_neg)
 
 
 def dual_softmax_attention_heads(
@@ -262,6 +281,8 @@ def dual_softmax_attention_heads(
     attn_mask: Optional[Tensor] = None,
     key_padding_mask: Optional[Tensor] = None,
     scale: float = 1.0,
+    out_weight: Optional[Tensor] = None,
+    out_bias: Optional[Tensor] = None,
 ) -> Tensor:
     """The module's fast path: daGPAM context, time-major, through one fused attention call.
 
@@ -272,15 +293,19 @@ def dual_softmax_attention_heads(
         lam_pos, lam_neg: floats, or tensors of 1 or H values.
         attn_mask, key_padding_mask: as in :func:`dual_softmax_attention`.
         scale: score scale (1/sqrt(Dh)), applied to both query sets inside the kernel.
+        out_weight, out_bias: the output projection Wo (C_out x H Dh), bo, or None.
 
     Returns:
-        T x B x (H Dh) context (lambda+ A+ - lambda- A-) V; no dropout, no weights.
+        T x B x (H Dh) context (lambda+ A+ - lambda- A-) V, or with ``out_weight``
+        its projection, T x B x C_out; no dropout, no weights.
     """
     mask = merge_masks(attn_mask, key_padding_mask, q.dtype)
     both = F.scaled_dot_product_attention(
         dual_queries(q, neg_query_weight), k, v, attn_mask=mask, scale=scale, enable_gqa=True
     )
-    return combine_dual_heads(both, lam_pos, lam_neg)
+    if out_weight is None:
+        return combine_dual_heads(both, lam_pos, lam_neg)
+    return combine_dual_heads_project(both, lam_pos, lam_neg, out_weight, out_bias)
 
 
 def _autocast_on(x: Tensor) -> bool:
@@ -336,63 +361,126 @@ class _DualQueries(torch.autograd.Function):
         return grad_q, grad_weight
 
 
+def _combine_forward(both: Tensor, lam_pos: Lambda, lam_neg: Lambda) -> Tensor:
+    """lambda+ O+ - lambda- O-, written time-major (T x B x H x Dh) in one pass.
+
+    both: B x 2H x T x Dh; lambdas: floats or flat tensors of 1 or H values.
+    """
+    bsz, two_heads, tgt_len, head_dim = both.shape
+    heads = two_heads // 2
+    pair = both.unflatten(1, (heads, 2))
+    o_pos = pair[:, :, 0].permute(2, 0, 1, 3)  # T x B x H x Dh
+    o_neg = pair[:, :, 1].permute(2, 0, 1, 3)
+    out = both.new_empty(tgt_len, bsz, heads, head_dim)
+    if torch.is_tensor(lam_pos):
+        torch.mul(o_pos, lam_pos.to(both.dtype).reshape(-1, 1), out=out)
+        out.addcmul_(o_neg, lam_neg.to(both.dtype).reshape(-1, 1), value=-1.0)
+    elif lam_pos == 1.0 + lam_neg:
+        torch.lerp(o_pos, o_neg, -lam_neg, out=out)  # o+ - l-(o- - o+)
+    else:
+        torch.mul(o_pos, lam_pos, out=out)
+        out.sub_(o_neg, alpha=lam_neg)
+    return out
+
+
+def _combine_backward(grad: Tensor, shape, both: Optional[Tensor], lam_pos: Lambda, lam_neg: Lambda):
+    """Gradients of :func:`_combine_forward`: (B x 2H x T x Dh, lambda+ grad, lambda- grad).
+
+    grad: T x B x (H Dh); shape: B x 2H x T x Dh of the fused output ``both``,
+    which is needed only for lambda gradients (per head, fp32; None without it).
+    """
+    bsz, two_heads, tgt_len, head_dim = shape
+    heads = two_heads // 2
+    grad = grad.reshape(tgt_len, bsz, heads, head_dim).permute(1, 2, 0, 3)  # B x H x T x Dh
+    if torch.is_tensor(lam_pos):
+        lp = lam_pos.to(grad.dtype).view(-1, 1, 1)
+        ln = lam_neg.to(grad.dtype).view(-1, 1, 1)
+    else:
+        lp, ln = lam_pos, lam_neg
+    grad_both = grad.new_empty(bsz, heads, 2, tgt_len, head_dim)
+    torch.mul(grad, lp, out=grad_both[:, :, 0])
+    torch.mul(grad, -ln, out=grad_both[:, :, 1])
+    grad_pos = grad_neg = None
+    if both is not None:
+        pair = both.unflatten(1, (heads, 2))
+        grad_pos = (grad * pair[:, :, 0]).sum(dim=(0, 2, 3), dtype=torch.float32)  # H
+        grad_neg = -(grad * pair[:, :, 1]).sum(dim=(0, 2, 3), dtype=torch.float32)
+    return grad_both.view(bsz, two_heads, tgt_len, head_dim), grad_pos, grad_neg
+
+
 class _CombineDualHeads(torch.autograd.Function):
-    """Forward: lambda+ O+ - lambda- O- written time-major in one pass. Saves the
-    fused kernel's output (kept by the kernel anyway) only if a lambda is trainable."""
+    """Forward: :func:`_combine_forward`. Saves the fused kernel's output (which
+    the kernel keeps anyway) only when a lambda is trainable."""
 
     @staticmethod
     def forward(ctx, both: Tensor, lam_pos: Lambda, lam_neg: Lambda) -> Tensor:
-        bsz, two_heads, tgt_len, head_dim = both.shape
-        heads = two_heads // 2
-        pair = both.unflatten(1, (heads, 2))
-        o_pos = pair[:, :, 0].permute(2, 0, 1, 3)  # T x B x H x Dh
-        o_neg = pair[:, :, 1].permute(2, 0, 1, 3)
-        out = both.new_empty(tgt_len, bsz, heads, head_dim)
-        if torch.is_tensor(lam_pos):
-            lp = lam_pos.to(both.dtype).reshape(-1, 1)
-            ln = lam_neg.to(both.dtype).reshape(-1, 1)
-            torch.mul(o_pos, lp, out=out)
-            out.addcmul_(o_neg, ln, value=-1.0)
-        elif lam_pos == 1.0 + lam_neg:
-            torch.lerp(o_pos, o_neg, -lam_neg, out=out)  # o+ - l-(o- - o+)
-        else:
-            torch.mul(o_pos, lam_pos, out=out)
-            out.sub_(o_neg, alpha=lam_neg)
-        ctx.heads = heads
-        ctx.lam_shapes = [lam.shape if torch.is_tensor(lam) else None for lam in (lam_pos, lam_neg)]
+        out = _combine_forward(both, lam_pos, lam_neg)
         lam_grads = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
-        if torch.is_tensor(lam_pos):
-            ctx.save_for_backward(lp, ln, both if lam_grads else None)
-        else:
-            ctx.lams = (lam_pos, lam_neg)
-        return out.view(tgt_len, bsz, heads * head_dim)
+        ctx.shape = both.shape
+        _save_lambdas(ctx, lam_pos, lam_neg, both if lam_grads else None)
+        return out.flatten(2)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        tgt_len, bsz, _ = grad.shape
-        heads = ctx.heads
-        grad = grad.reshape(tgt_len, bsz, heads, -1).permute(1, 2, 0, 3)  # B x H x T x Dh
-        both = None
-        if ctx.lam_shapes[0] is not None:
-            lp, ln, both = ctx.saved_tensors
-            lp, ln = lp.view(-1, 1, 1), ln.view(-1, 1, 1)
-        else:
-            lp, ln = ctx.lams
-        grad_both = grad.new_empty(bsz, heads, 2, tgt_len, grad.size(-1))
-        torch.mul(grad, lp, out=grad_both[:, :, 0])
-        torch.mul(grad, -ln, out=grad_both[:, :, 1])
-        grad_pos = grad_neg = None
-        if both is not None:
-            pair = both.unflatten(1, (heads, 2))
-            per_head_pos = (grad * pair[:, :, 0]).sum(dim=(0, 2, 3), dtype=torch.float32)  # H
-            per_head_neg = -(grad * pair[:, :, 1]).sum(dim=(0, 2, 3), dtype=torch.float32)
-            grad_pos = _reduce_to(per_head_pos, ctx.lam_shapes[0])
-            grad_neg = _reduce_to(per_head_neg, ctx.lam_shapes[1])
-        return grad_both.view(bsz, 2 * heads, tgt_len, -1), grad_pos, grad_neg
+        both, lam_pos, lam_neg = _saved_lambdas(ctx)
+        grad_both, grad_pos, grad_neg = _combine_backward(grad, ctx.shape, both, lam_pos, lam_neg)
+        return grad_both, _reduce_to(grad_pos, ctx.lam_shapes[0]), _reduce_to(grad_neg, ctx.lam_shapes[1])
 
 
-def _reduce_to(per_head: Tensor, shape) -> Tensor:
+class _CombineProject(torch.autograd.Function):
+    """Forward: the output projection of :func:`_combine_forward`, (lambda+ O+ - lambda- O-) Wo^T + bo.
+
+    The combined context is not kept for the backward pass: it is recomputed from
+    the fused kernel's output, which the kernel keeps anyway.
+    """
+
+    @staticmethod
+    def forward(ctx, both: Tensor, weight: Tensor, bias: Optional[Tensor], lam_pos: Lambda,
+                lam_neg: Lambda) -> Tensor:
+        context = _combine_forward(both, lam_pos, lam_neg).flatten(2)
+        ctx.lam_grads = ctx.needs_input_grad[3] or ctx.needs_input_grad[4]
+        ctx.has_bias = bias is not None
+        _save_lambdas(ctx, lam_pos, lam_neg, both, weight)
+        return F.linear(context, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        both, lam_pos, lam_neg, weight = _saved_lambdas(ctx)
+        grad = grad.contiguous()
+        flat_grad = grad.view(-1, grad.size(-1))
+        grad_weight = grad_bias = None
+        if ctx.needs_input_grad[1]:
+            context = _combine_forward(both, lam_pos, lam_neg).view(flat_grad.size(0), -1)
+            grad_weight = flat_grad.t().mm(context)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = flat_grad.sum(0)
+        grad_context = grad.matmul(weight)  # T x B x C
+        grad_both, grad_pos, grad_neg = _combine_backward(
+            grad_context, both.shape, both if ctx.lam_grads else None, lam_pos, lam_neg
+        )
+        return (grad_both, grad_weight, grad_bias, _reduce_to(grad_pos, ctx.lam_shapes[0]),
+                _reduce_to(grad_neg, ctx.lam_shapes[1]))
+
+
+def _save_lambdas(ctx, lam_pos: Lambda, lam_neg: Lambda, both: Optional[Tensor], *more: Tensor) -> None:
+    """Save the fused output, float or tensor lambdas and extra tensors for backward."""
+    ctx.lam_shapes = [lam.shape if torch.is_tensor(lam) else None for lam in (lam_pos, lam_neg)]
+    ctx.float_lams = None if torch.is_tensor(lam_pos) else (lam_pos, lam_neg)
+    tensors = [both] + ([lam_pos, lam_neg] if ctx.float_lams is None else [None, None]) + list(more)
+    ctx.save_for_backward(*tensors)
+
+
+def _saved_lambdas(ctx):
+    both, lam_pos, lam_neg, *more = ctx.saved_tensors
+    if ctx.float_lams is not None:
+        lam_pos, lam_neg = ctx.float_lams
+    return (both, lam_pos, lam_neg, *more)
+
+
+def _reduce_to(per_head: Optional[Tensor], shape) -> Optional[Tensor]:
     """A per-head gradient summed to a lambda of 1 or H values, in the lambda's shape."""
+    if per_head is None or shape is None:
+        return None
     if torch.Size(shape).numel() == 1:
         per_head = per_head.sum()
     return per_head.reshape(shape)

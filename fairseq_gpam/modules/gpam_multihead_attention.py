@@ -174,8 +174,10 @@ class GpamMultiheadAttention(MultiheadAttention):
             and dropout_p == 0.0
             and not self.lambdas.is_zero
         ):
-            # fast path: Q+ and Q- as 2H heads of one fused call, output time-major
-            context = dual_softmax_attention_heads(
+            # fast path: Q+ and Q- as 2H heads of one fused call, output time-major;
+            # the output projection is fused in unless a hook (quant-noise) wraps it
+            plain_out_proj = not (self.out_proj._forward_pre_hooks or self.out_proj._forward_hooks)
+            out = dual_softmax_attention_heads(
                 q,
                 k,
                 v,
@@ -185,8 +187,10 @@ class GpamMultiheadAttention(MultiheadAttention):
                 attn_mask=attn_mask,
                 key_padding_mask=key_padding_mask,
                 scale=self.scaling,
+                out_weight=self.out_proj.weight if plain_out_proj else None,
+                out_bias=self.out_proj.bias if plain_out_proj else None,
             )
-            return self.out_proj(context), None
+            return (out if plain_out_proj else self.out_proj(out)), None
 
         q = q * self.scaling
         q_neg = None if self.lambdas.is_zero else self.negative_query(q)
