@@ -3,9 +3,10 @@ same command resumes from its last checkpoint and ends where an uninterrupted ru
 
 fairseq saves the data iterator's position with every checkpoint and reseeds from
 (seed, update number) at every update, so with dropout 0 the resumed run repeats the
-lost updates on the same batches. Measured: the final parameters and the loss logged
-at the last update are bit-identical to the uninterrupted run's; the test allows
-1e-6 on the parameters and nothing on the loss as printed.
+lost updates on the same batches. Measured (10 SGD updates, killed after update 6,
+resumed from update 4): the loss logged at the last update is identical as printed
+(3 decimals) and the final parameters differ by at most 1.2e-7 (float rounding);
+the test allows 1e-5 on the parameters and nothing on the printed loss.
 
 Then the file-level guarantees: fairseq writes a checkpoint to ``<name>.tmp`` and
 renames it; the plugin makes the copies to ``checkpoint_last.pt`` and
@@ -79,7 +80,7 @@ def test_resumed_run_ends_with_the_uninterrupted_runs_loss_and_parameters(runs):
     assert logged_loss(resumed, UPDATES) == logged_loss(whole, UPDATES)
     diff = max_abs_diff(model_params(work / "whole" / "checkpoint_last.pt"),
                         model_params(work / "killed" / "checkpoint_last.pt"))
-    assert diff <= 1e-6, f"resumed parameters differ by {diff:.3g}"
+    assert diff <= 1e-5, f"resumed parameters differ by {diff:.3g}"
 
 
 def test_a_kill_leaves_no_half_written_checkpoint(runs):
