@@ -21,6 +21,7 @@ import shutil
 import torch
 
 SAFE_CHECKPOINT_GLOBALS = (argparse.Namespace,)
+GPAM_ONLY_WEIGHTS = ("neg_query_weight", "lambdas.theta")  # what daGPAM adds to fairseq's names
 
 
 def allow_fairseq_checkpoint_globals() -> None:
@@ -57,3 +58,16 @@ def make_checkpoint_copies_atomic() -> None:
 
     copy.gpam_atomic = True
     PathManager.copy = staticmethod(copy)
+
+
+def refuse_softmax_weights(model, state_dict) -> None:
+    """Raise a clear error when ``state_dict`` is a softmax model's: every weight is there
+    except the ones daGPAM adds."""
+    missing = [k for k in model.state_dict() if k not in state_dict]
+    if missing and all(k.endswith(GPAM_ONLY_WEIGHTS) for k in missing):
+        raise RuntimeError(
+            f"the checkpoint has none of the daGPAM weights this model needs ({len(missing)} missing, "
+            f"e.g. {missing[0]}): it is a softmax fairseq model. Warm-start from it with "
+            "`python scripts/warm_start.py --baseline CKPT --arch <gpam arch> [--gpam-* flags] --out gpam_init.pt`, "
+            "then train with --restore-file gpam_init.pt --reset-optimizer --reset-dataloader --reset-meters"
+        )
