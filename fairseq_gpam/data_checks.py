@@ -13,7 +13,7 @@ import os
 import re
 from typing import Dict, List, Set
 
-from fairseq.data.indexed_dataset import MMapIndexedDataset
+from fairseq.data.indexed_dataset import HuffmanMMapIndex, IndexedDataset, MMapIndexedDataset
 
 PAIR_FILE = re.compile(r"^(?P<split>.+)\.(?P<src>[^.\-]+)-(?P<tgt>[^.\-]+)\.(?P<lang>[^.\-]+)\.(?P<ext>bin|idx)$")
 REPAIR = "re-run fairseq-preprocess into an empty --destdir"
@@ -51,7 +51,14 @@ def _check_directory(directory: str) -> None:
     _check_pairs(directory, names)
 
 
+# index formats of fairseq's other --dataset-impl choices: left to fairseq's own reader
+OTHER_INDEX_MAGICS = (IndexedDataset._HDR_MAGIC, HuffmanMMapIndex._HDR_MAGIC[:8])
+
+
 def _check_sizes(stem_path: str) -> None:
+    with open(stem_path + ".idx", "rb") as f:
+        if f.read(8) in OTHER_INDEX_MAGICS:
+            return
     try:
         index = MMapIndexedDataset.Index(stem_path + ".idx")
     except Exception as error:  # wrong magic, empty file, short header

@@ -193,3 +193,14 @@ def test_gpam_checkpoint_without_the_plugin_fails_on_load(data, tmp_path):
                           env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "Unsupported global: GLOBAL argparse.Namespace" in proc.stderr
+
+
+def test_data_check_leaves_other_dataset_impls_to_fairseq(broken):
+    """--dataset-impl cached/lazy write a different index format: not ours to judge."""
+    from fairseq.data.indexed_dataset import IndexedDataset
+
+    from fairseq_gpam.data_checks import check_binarised_data
+
+    check_binarised_data(str(broken))  # the intact sample passes
+    (broken / "train.de-en.de.idx").write_bytes(IndexedDataset._HDR_MAGIC + b"\x01" * 40)
+    check_binarised_data(str(broken))
