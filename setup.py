@@ -17,6 +17,9 @@ setup(
         "torch>=2.1",
         "sacrebleu>=2.0",
         "sentencepiece>=0.1.99",
+        # data-prep/: Moses tokenisation and joint BPE from PyPI instead of git clones
+        "sacremoses>=0.1",
+        "subword-nmt>=0.3.8",
         "hydra-core>=1.0.7,<1.4",
         "matplotlib>=3.5",
     ],

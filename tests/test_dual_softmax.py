@@ -134,13 +134,14 @@ def test_float_and_bool_masks_agree():
 
 
 def test_gradients_match_finite_differences():
-    q_pos, q_neg, k, v = (t.double().requires_grad_(True) for t in inputs(6))
-    lam = torch.tensor([0.2, 0.5, 0.1, 0.3], dtype=torch.float64, requires_grad=True)
+    # a small slice keeps the finite-difference Jacobian cheap
+    q_pos, q_neg, k, v = (t[:2, :2, :, :4].double().requires_grad_(True) for t in inputs(6))
+    lam = torch.tensor([0.2, 0.5], dtype=torch.float64, requires_grad=True)
     causal, padding = masks()
 
     def f(q_pos, q_neg, k, v, lam):
         return dual_softmax_attention(q_pos, q_neg, k, v, 1 + lam, lam, attn_mask=causal.double(),
-                                      key_padding_mask=padding, fused=False).context
+                                      key_padding_mask=padding[:2], fused=False).context
 
     assert torch.autograd.gradcheck(f, (q_pos, q_neg, k, v, lam), eps=1e-6, atol=1e-5)
 
