@@ -29,6 +29,9 @@ from fairseq_gpam.diagnostics import collect_activity, lambda_summary
 
 PREFIX = "gpam_"
 COUNT_KEY = PREFIX + "diag_batches"
+# fairseq sums the logging outputs of data-parallel workers into one dict when the
+# criterion allows it (label-smoothed CE does): every mean needs its own count.
+LAMBDA_COUNT_KEY = PREFIX + "lambda_batches"
 
 INTERVAL_HELP = (
     "measure negative attention mass and per-layer rank-collapse residuals every N "
@@ -62,7 +65,10 @@ class GpamDiagnosticsMixin:
         else:
             with collect_activity(model) as stats:
                 loss, sample_size, logging_output = super().forward(model, sample, reduce=reduce)
-        for name, value in lambda_summary(model).items():
+        lambdas = lambda_summary(model)
+        if lambdas:
+            logging_output[LAMBDA_COUNT_KEY] = 1
+        for name, value in lambdas.items():
             logging_output[PREFIX + name] = value
         if stats:
             logging_output[COUNT_KEY] = 1
@@ -79,12 +85,15 @@ class GpamDiagnosticsMixin:
 def reduce_gpam_metrics(logging_outputs) -> None:
     """Average the gpam_* entries: lambdas over all batches, measurements over the
     batches that measured (``gpam_diag_batches`` of them)."""
-    keys = sorted({k for log in logging_outputs for k in log if k.startswith(PREFIX) and k != COUNT_KEY})
+    counts = (COUNT_KEY, LAMBDA_COUNT_KEY)
+    keys = sorted({k for log in logging_outputs for k in log if k.startswith(PREFIX) and k not in counts})
     measured = sum(log.get(COUNT_KEY, 0) for log in logging_outputs)
     for key in keys:
         if key.startswith(PREFIX + "lambda_neg"):
             logs = [log for log in logging_outputs if key in log]
-            metrics.log_scalar(key, sum(log[key] for log in logs) / len(logs), len(logs), round=4)
+            # a log summed over workers carries their count (older logs: count 1)
+            batches = sum(log.get(LAMBDA_COUNT_KEY, 1) for log in logs)
+            metrics.log_scalar(key, sum(log[key] for log in logs) / batches, batches, round=4)
         elif measured > 0:
             total = sum(log.get(key, 0.0) for log in logging_outputs)
             metrics.log_scalar(key, total / measured, measured, round=4)

@@ -21,6 +21,8 @@ from fairseq.models.transformer import (
 )
 from fairseq.modules.checkpoint_activations import checkpoint_wrapper
 
+from fairseq_gpam.checkpoint_compat import refuse_softmax_weights
+from fairseq_gpam.data_checks import check_binarised_data
 from fairseq_gpam.models.gpam_layers import GpamTransformerDecoderLayer, GpamTransformerEncoderLayer
 from fairseq_gpam.modules.gpam_config import GpamOptions, add_gpam_args
 
@@ -78,7 +80,13 @@ class GpamTransformerModel(TransformerModel):
     @classmethod
     def build_model(cls, args, task):
         GpamOptions.from_cfg(args)  # reject bad --gpam-* values before anything is built
+        check_binarised_data(getattr(args, "data", None))  # name a broken data file now, not later
         return super().build_model(args, task)
+
+    def load_state_dict(self, state_dict, strict=True, *args, **kwargs):
+        if strict:
+            refuse_softmax_weights(self, state_dict)
+        return super().load_state_dict(state_dict, strict, *args, **kwargs)
 
     @classmethod
     def build_encoder(cls, args, src_dict, embed_tokens):

@@ -16,6 +16,8 @@ from fairseq.models.transformer_lm import (
     transformer_lm_gpt,
 )
 
+from fairseq_gpam.checkpoint_compat import refuse_softmax_weights
+from fairseq_gpam.data_checks import check_binarised_data
 from fairseq_gpam.models.gpam_transformer import GpamTransformerDecoder
 from fairseq_gpam.modules.gpam_config import GpamConfig, GpamOptions, check_gpam_args
 
@@ -37,6 +39,7 @@ class GpamTransformerLanguageModel(TransformerLanguageModel):
     @classmethod
     def build_model(cls, args, task):
         GpamOptions.from_cfg(args)  # reject bad --gpam-* values before anything is built
+        check_binarised_data(getattr(args, "data", None))  # name a broken data file now, not later
         # fairseq builds the LM's decoder inline, with no hook for its layers. Let it
         # build the baseline (which also chooses the input embedding: plain, character
         # or adaptive input, and completes args), then build our decoder around the
@@ -46,6 +49,11 @@ class GpamTransformerLanguageModel(TransformerLanguageModel):
             args, task.target_dictionary, baseline.decoder.embed_tokens, no_encoder_attn=True
         )
         return cls(decoder)
+
+    def load_state_dict(self, state_dict, strict=True, *args, **kwargs):
+        if strict:
+            refuse_softmax_weights(self, state_dict)
+        return super().load_state_dict(state_dict, strict, *args, **kwargs)
 
 
 # Architectures: each one is fairseq's architecture of the same name without the prefix.
