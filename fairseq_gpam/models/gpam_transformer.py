@@ -24,6 +24,7 @@ from fairseq.modules.checkpoint_activations import checkpoint_wrapper
 
 from fairseq_gpam.models.gpam_layers import GpamTransformerDecoderLayer, GpamTransformerEncoderLayer
 from fairseq_gpam.modules.gpam_config import GpamConfig, GpamOptions
+from fairseq_gpam.modules.variants import assign_layer_numbers
 
 
 def wrap_layer(layer, cfg: TransformerConfig):
@@ -42,6 +43,8 @@ class GpamTransformerEncoder(TransformerEncoder):
         # set before super().__init__, which calls build_encoder_layer
         self.gpam_options = GpamOptions.from_cfg(args)
         super().__init__(args, dictionary, embed_tokens, return_fc=return_fc)
+        # differential attention's lambda_init depends on the layer number (1-based)
+        assign_layer_numbers(self.layers)
 
     def build_encoder_layer(self, args):
         cfg = TransformerConfig.from_namespace(args)
@@ -61,6 +64,8 @@ class GpamTransformerDecoder(TransformerDecoder):
             no_encoder_attn=no_encoder_attn,
             output_projection=output_projection,
         )
+        # differential attention's lambda_init depends on the layer number (1-based)
+        assign_layer_numbers(self.layers)
 
     def build_decoder_layer(self, args, no_encoder_attn=False):
         cfg = TransformerConfig.from_namespace(args)
