@@ -6,7 +6,6 @@ attention modules selected by ``--gpam-positions`` are
 :class:`~fairseq_gpam.modules.GpamMultiheadAttention`.
 """
 
-from fairseq.dataclass.utils import gen_parser_from_dataclass
 from fairseq.distributed import fsdp_wrap
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.transformer import (
@@ -23,7 +22,7 @@ from fairseq.models.transformer import (
 from fairseq.modules.checkpoint_activations import checkpoint_wrapper
 
 from fairseq_gpam.models.gpam_layers import GpamTransformerDecoderLayer, GpamTransformerEncoderLayer
-from fairseq_gpam.modules.gpam_config import GpamConfig, GpamOptions
+from fairseq_gpam.modules.gpam_config import GpamOptions, add_gpam_args
 from fairseq_gpam.modules.variants import assign_layer_numbers
 
 
@@ -79,7 +78,7 @@ class GpamTransformerModel(TransformerModel):
     @classmethod
     def add_args(cls, parser):
         super().add_args(parser)
-        gen_parser_from_dataclass(parser, GpamConfig())
+        add_gpam_args(parser)
 
     @classmethod
     def build_model(cls, args, task):

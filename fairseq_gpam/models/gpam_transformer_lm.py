@@ -17,7 +17,7 @@ from fairseq.models.transformer_lm import (
 )
 
 from fairseq_gpam.models.gpam_transformer import GpamTransformerDecoder
-from fairseq_gpam.modules.gpam_config import GpamConfig, GpamOptions
+from fairseq_gpam.modules.gpam_config import GpamConfig, GpamOptions, check_gpam_args
 
 
 @dataclass
@@ -28,6 +28,11 @@ class GpamTransformerLanguageModelConfig(TransformerLanguageModelConfig, GpamCon
 @register_model("gpam_transformer_lm", dataclass=GpamTransformerLanguageModelConfig)
 class GpamTransformerLanguageModel(TransformerLanguageModel):
     """Decoder-only Transformer LM with daGPAM self-attention (``--arch gpam_transformer_lm*``)."""
+
+    @classmethod
+    def add_args(cls, parser):
+        super().add_args(parser)  # every field of the dataclass, ours included
+        check_gpam_args(parser)
 
     @classmethod
     def build_model(cls, args, task):

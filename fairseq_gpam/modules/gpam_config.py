@@ -122,7 +122,7 @@ class GpamOptions:
 
         positions = get("gpam_positions")
         if isinstance(positions, str):
-            positions = tuple(p.strip() for p in positions.split(",") if p.strip())
+            positions = parse_positions(positions)
         return cls(
             attention=str(get("gpam_attention")),
             lambda_neg=_as_float("--gpam-lambda-neg", get("gpam_lambda_neg")),
@@ -137,6 +137,53 @@ class GpamOptions:
     def uses_gpam(self, position: str) -> bool:
         """Whether the attention module at ``position`` is a daGPAM module."""
         return self.attention != "softmax" and position in self.positions
+
+
+def add_gpam_args(parser, delete_default: bool = False) -> None:
+    """Add the ``--gpam-*`` flags to an argparse parser (generated from :class:`GpamConfig`)."""
+    from fairseq.dataclass.utils import gen_parser_from_dataclass
+
+    gen_parser_from_dataclass(parser, GpamConfig(), delete_default=delete_default)
+    check_gpam_args(parser)
+
+
+def check_gpam_args(parser) -> None:
+    """Give the numeric and list ``--gpam-*`` flags of ``parser`` a checking ``type``, so that
+    ``fairseq-train`` stops with a usage error naming the flag before it reads any data."""
+
+    def lambda_neg(value):
+        return GpamOptions(lambda_neg=_as_float("--gpam-lambda-neg", value)).lambda_neg
+
+    def lambda_max(value):
+        return GpamOptions(lambda_max=_as_float("--gpam-lambda-max", value)).lambda_max
+
+    def positions(value):
+        GpamOptions(positions=parse_positions(value))
+        return value
+
+    checks = {"gpam_lambda_neg": lambda_neg, "gpam_lambda_max": lambda_max, "gpam_positions": positions}
+    # argparse keeps the actions of a group in the parent's list: retype ours in place
+    for action in parser._actions:
+        if action.dest in checks:
+            action.type = _argparse_type(checks[action.dest])
+
+
+def parse_positions(text: str) -> Tuple[str, ...]:
+    """'encoder_self, decoder_self' -> ('encoder_self', 'decoder_self')."""
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _argparse_type(convert):
+    """Wrap ``convert`` so that a :class:`GpamConfigError` becomes an argparse usage error."""
+    import argparse
+
+    def parse(value: str):
+        try:
+            return convert(value)
+        except GpamConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
 def _check_choice(flag: str, value: str, choices) -> None:
