@@ -9,6 +9,9 @@ per update, learning-rate schedule), scores each on the test split with
 
     <out>/alternatives.csv, <out>/alternatives.md   test perplexity per variant (mean, per seed)
     <out>/runs/<variant>/seed<k>/train.log, eval.log, result.json, command.txt
+    <out>/../per_layer/alternatives_per_layer.{csv,md,png}, ..._attention_<variant>.png
+        per-layer residual, cosine and W_q-gradient curves of softmax vs daGPAM from
+        those checkpoints (scripts/analyze_checkpoint.py), averaged over seeds
 
 Every number in the table is parsed from those logs; nothing is typed in.
 Re-running skips runs whose result.json exists (so an interrupted grid resumes).
@@ -21,8 +24,9 @@ corpus through the same pipeline, or ``--data-bin`` with an already binarised
 fairseq language-modelling directory.
 
 Usage (the command behind results/analysis/alternatives*):
-    nice -n 10 python scripts/alternatives_study.py --seeds 1 2
+    nice -n 10 python scripts/alternatives_study.py --seeds 1 2 --jobs 4
     python scripts/alternatives_study.py --aggregate-only     # rebuild the table from the logs
+    python scripts/alternatives_study.py --per-layer-only     # redo the per-layer figure from the checkpoints
 """
 
 import argparse
@@ -33,7 +37,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from statistics import mean
 from typing import Dict, List
@@ -128,7 +134,10 @@ def run_logged(cmd: List[str], log: Path) -> str:
     with open(log, "w", encoding="utf-8") as fh:
         fh.write("$ " + " ".join(map(str, cmd)) + "\n")
         fh.flush()
-        proc = subprocess.run(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # one thread per run: parallel runs (--jobs) must not oversubscribe the cores
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        proc = subprocess.run(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, env=env)
         fh.write(proc.stdout)
     if proc.returncode != 0:
         raise RuntimeError(f"command failed ({proc.returncode}), see {log}")
@@ -192,7 +201,7 @@ def scale_dict(args) -> Dict[str, object]:
             "context_window": args.context_window, "data": str(args.data_name)}
 
 
-def aggregate(out: Path) -> None:
+def aggregate(out: Path, quiet: bool = False) -> None:
     """alternatives.csv / .md from every runs/*/seed*/result.json."""
     results = [json.loads(p.read_text()) for p in sorted(out.glob("runs/*/seed*/result.json"))]
     if not results:
@@ -239,7 +248,8 @@ def aggregate(out: Path) -> None:
         tmp = out / (name + ".tmp")
         tmp.write_text(text + "\n", encoding="utf-8")
         tmp.rename(out / name)
-    print("\n".join(md))
+    if not quiet:
+        print("\n".join(md))
 
 
 def main(argv=None) -> None:
@@ -252,7 +262,7 @@ def main(argv=None) -> None:
     model.add_argument("--dim", type=int, default=64)
     model.add_argument("--heads", type=int, default=4)
     budget = parser.add_argument_group("budget (identical for every variant)")
-    budget.add_argument("--max-update", type=int, default=300)
+    budget.add_argument("--max-update", type=int, default=80)
     budget.add_argument("--max-tokens", type=int, default=512)
     budget.add_argument("--tokens-per-sample", type=int, default=64)
     budget.add_argument("--lr", type=float, default=2e-3)
@@ -261,11 +271,15 @@ def main(argv=None) -> None:
     grid = parser.add_argument_group("grid")
     grid.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     grid.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
+    grid.add_argument("--jobs", type=int, default=1, help="runs in parallel, one thread each")
     where = parser.add_argument_group("outputs")
     where.add_argument("--out", type=Path, default=REPO / "results" / "analysis" / "alternatives")
     where.add_argument("--work", type=Path, default=Path(os.environ.get("GPAM_WORK", "/tmp/gpam_alternatives")),
                        help="data-bin and checkpoints (large; not committed)")
     where.add_argument("--aggregate-only", action="store_true", help="only rebuild the table from the logs")
+    where.add_argument("--per-layer-only", action="store_true",
+                       help="only run the per-layer analysis on the finished checkpoints")
+    where.add_argument("--per-layer-variants", nargs="+", default=["softmax", "dagpam", "dagpam_trainable"])
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -273,6 +287,9 @@ def main(argv=None) -> None:
         aggregate(args.out)
         return
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.per_layer_only:
+        per_layer(args, args.data_bin or args.work / "data-bin")
+        return
     if args.data_bin:
         if not (args.data_bin / "dict.txt").is_file():
             raise SystemExit(f"error: {args.data_bin} has no dict.txt; is it a fairseq LM data-bin?")
@@ -281,26 +298,45 @@ def main(argv=None) -> None:
         bin_dir = prepare(args.raw_dir, args.work)
         args.data_name = f"{args.raw_dir.relative_to(REPO) if args.raw_dir.is_relative_to(REPO) else args.raw_dir}"
     # seeds outermost: a partial grid still has every variant at the first seed
-    for seed in args.seeds:
-        for variant in args.variants:
-            print(f"[{time.strftime('%H:%M:%S')}] {variant} seed {seed}", flush=True)
-            try:
-                train_and_score(args, bin_dir, variant, seed)
-            except RuntimeError as err:
-                print(f"  FAILED: {err}", flush=True)
-            aggregate_quietly(args.out)
+    grid = [(variant, seed) for seed in args.seeds for variant in args.variants]
+    table_lock = threading.Lock()
+
+    def one(job):
+        variant, seed = job
+        print(f"[{time.strftime('%H:%M:%S')}] start {variant} seed {seed}", flush=True)
+        try:
+            train_and_score(args, bin_dir, variant, seed)
+            print(f"[{time.strftime('%H:%M:%S')}] done {variant} seed {seed}", flush=True)
+            with table_lock:  # the table is rewritten as runs finish
+                aggregate(args.out, quiet=True)
+        except RuntimeError as err:
+            print(f"[{time.strftime('%H:%M:%S')}] FAILED {variant} seed {seed}: {err}", flush=True)
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        list(pool.map(one, grid))
+    aggregate(args.out)
+    per_layer(args, bin_dir)
 
 
-def aggregate_quietly(out: Path) -> None:
-    try:
-        stdout = sys.stdout
-        sys.stdout = open(os.devnull, "w")
-        aggregate(out)
-    except SystemExit:
-        pass
-    finally:
-        sys.stdout.close()
-        sys.stdout = stdout
+def per_layer(args, bin_dir: Path) -> None:
+    """Per-layer curves (residual, cosine, W_q gradient) of the finished checkpoints, seeds averaged."""
+    checkpoints, labels = [], []
+    for variant in args.per_layer_variants:
+        for result in sorted((args.out / "runs" / variant).glob("seed*/result.json")):
+            checkpoints.append(json.loads(result.read_text())["checkpoint"])
+            labels.append(variant)
+    if not checkpoints:
+        raise SystemExit("error: no finished checkpoint of " + ", ".join(args.per_layer_variants))
+    scale = json.loads(next((args.out / "runs").glob("*/seed*/result.json")).read_text())["scale"]
+    note = (f"{scale['layers']}-layer pre-LN LM, d={scale['dim']}, {scale['max_update']} updates of "
+            f"{scale['max_tokens']} tokens on {scale['data']} (CPU scale; the paper's Figure 4 is PTB, ~15 layers).")
+    cmd = [sys.executable, str(REPO / "scripts" / "analyze_checkpoint.py"), "--data", str(bin_dir),
+           "--split", "test", "--out", str(args.out.parent / "per_layer"), "--prefix", "alternatives_per_layer",
+           "--note", note]
+    for checkpoint, label in zip(checkpoints, labels):
+        cmd += ["--checkpoint", checkpoint, "--label", label]
+    (args.out.parent / "per_layer").mkdir(parents=True, exist_ok=True)
+    run_logged(cmd, args.out.parent / "per_layer" / "alternatives_per_layer.log")
 
 
 if __name__ == "__main__":
