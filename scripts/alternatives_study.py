@@ -262,7 +262,7 @@ def main(argv=None) -> None:
     model.add_argument("--dim", type=int, default=64)
     model.add_argument("--heads", type=int, default=4)
     budget = parser.add_argument_group("budget (identical for every variant)")
-    budget.add_argument("--max-update", type=int, default=80)
+    budget.add_argument("--max-update", type=int, default=240)
     budget.add_argument("--max-tokens", type=int, default=512)
     budget.add_argument("--tokens-per-sample", type=int, default=64)
     budget.add_argument("--lr", type=float, default=2e-3)
