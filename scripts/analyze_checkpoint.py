@@ -311,7 +311,7 @@ def plot_maps(maps, out: Path, name: str, title: str, max_heads: int = 4) -> Non
             bound = max(float(abs(w).max()), 1e-6)
             # diverging scale centred at 0: red positive, blue negative weights
             image = ax.imshow(w, cmap="RdBu_r", norm=TwoSlopeNorm(vmin=-bound, vcenter=0.0, vmax=bound))
-            ax.set_title(f"{key[0]} layer {key[1]} head {h}  (min {w.min():.2f})", fontsize=7)
+            ax.set_title(f"{key[0]} layer {key[1]} head {h}  (min {w.min():.3f})", fontsize=7)
             fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
     fig.suptitle(title, fontsize=8)
     fig.tight_layout()
