@@ -12,7 +12,7 @@ and decoder separately for translation models):
     grad_q     Frobenius norm of d loss / d W_q of the layer's self-attention
                (loss = mean token cross-entropy of the batch), mean over batches
 
-and the self-attention maps of the first sequence drawn with a diverging colour
+and the self-attention maps of the longest sequence of the first batch drawn with a diverging colour
 scale centred at 0, so negative weights (daGPAM, diff, cog, ...) show in blue.
 
 Several checkpoints may share a ``--label`` (e.g. seeds of one variant): their
@@ -198,8 +198,12 @@ def _capture_output(captured, prefix, index):
 
 @torch.no_grad()
 def attention_maps(model, groups, sample) -> Dict[Tuple[str, int], torch.Tensor]:
-    """Per-head self-attention weights (H x T x S) of every layer for the first sequence of the batch."""
-    first = {k: (v[:1] if torch.is_tensor(v) and v.dim() > 0 else v) for k, v in sample["net_input"].items()}
+    """Per-head self-attention weights (H x T x S) of every layer for the longest sequence of the batch."""
+    tokens = sample["net_input"]["src_tokens"]
+    pad = getattr(model, "decoder", model).dictionary.pad() if hasattr(getattr(model, "decoder", None), "dictionary") else 1
+    pick = int(tokens.ne(pad).sum(1).argmax())  # batches mix lengths: the padded rows say little
+    first = {k: (v[pick: pick + 1] if torch.is_tensor(v) and v.dim() > 0 else v)
+             for k, v in sample["net_input"].items()}
     maps, hooks = {}, []
     for prefix, layers in groups.items():
         for i, layer in enumerate(layers):
@@ -358,7 +362,7 @@ def main(argv=None) -> None:
     plot_layers(results, args.out, args.prefix, note)
     for label, (path, maps) in first_maps.items():
         plot_maps(maps, args.out, f"{args.prefix}_attention_{label}",
-                  f"{label}: self-attention of the first {args.split} sequence ({path.name}); colour centred at 0")
+                  f"{label}: self-attention of the longest sequence in the first {args.split} batch ({path.name}); colour centred at 0")
     print((args.out / f"{args.prefix}.md").read_text())
 
 
