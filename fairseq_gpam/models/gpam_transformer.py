@@ -25,6 +25,7 @@ from fairseq_gpam.checkpoint_compat import refuse_softmax_weights
 from fairseq_gpam.data_checks import check_binarised_data
 from fairseq_gpam.models.gpam_layers import GpamTransformerDecoderLayer, GpamTransformerEncoderLayer
 from fairseq_gpam.modules.gpam_config import GpamOptions, add_gpam_args
+from fairseq_gpam.modules.variants import assign_layer_numbers
 
 
 def wrap_layer(layer, cfg: TransformerConfig):
@@ -43,6 +44,8 @@ class GpamTransformerEncoder(TransformerEncoder):
         # set before super().__init__, which calls build_encoder_layer
         self.gpam_options = GpamOptions.from_cfg(args)
         super().__init__(args, dictionary, embed_tokens, return_fc=return_fc)
+        # differential attention's lambda_init depends on the layer number (1-based)
+        assign_layer_numbers(self.layers)
 
     def build_encoder_layer(self, args):
         cfg = TransformerConfig.from_namespace(args)
@@ -62,6 +65,8 @@ class GpamTransformerDecoder(TransformerDecoder):
             no_encoder_attn=no_encoder_attn,
             output_projection=output_projection,
         )
+        # differential attention's lambda_init depends on the layer number (1-based)
+        assign_layer_numbers(self.layers)
 
     def build_decoder_layer(self, args, no_encoder_attn=False):
         cfg = TransformerConfig.from_namespace(args)

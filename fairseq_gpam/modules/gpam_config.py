@@ -11,7 +11,7 @@ from typing import Tuple
 
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
-ATTENTION_CHOICES = ("dagpam", "softmax")
+ATTENTION_CHOICES = ("dagpam", "softmax", "non", "nap", "coda", "diff", "cog")
 LAMBDA_MODES = ("fixed", "layer", "head")
 NEG_QUERY_INITS = ("neg_identity", "xavier")
 NEG_QUERY_SHARING = ("module", "head")
@@ -32,7 +32,8 @@ class GpamConfig(FairseqDataclass):
     gpam_attention: ChoiceEnum(ATTENTION_CHOICES) = field(
         default="dagpam",
         metadata={"help": "attention in the positions named by --gpam-positions: "
-                  "dagpam (dual-softmax, signed weights) or softmax (fairseq's own)"},
+                  "dagpam (dual-softmax, signed weights), softmax (fairseq's own), or a "
+                  "peer variant: non, nap, coda, diff, cog (see fairseq_gpam/modules/variants)"},
     )
     gpam_lambda_neg: float = field(
         default=DEFAULT_LAMBDA_NEG,
