@@ -58,7 +58,14 @@ def describe(state: dict) -> dict:
     history = state.get("optimizer_history") or [{}]
     num_updates = history[-1].get("num_updates", "")
     epoch = _get((state.get("extra_state") or {}).get("train_iterator"), "epoch", "")
-    params = sum(t.numel() for t in state["model"].values() if torch.is_tensor(t) and t.is_floating_point())
+    # tied weights (shared embeddings) are saved once per name but share storage: count them once
+    seen, params = set(), 0
+    for t in state["model"].values():
+        if torch.is_tensor(t) and t.is_floating_point():
+            key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
+            if key not in seen:
+                seen.add(key)
+                params += t.numel()
     return {
         "CKPT_ARCH": arch,
         "CKPT_TASK": task,

@@ -135,3 +135,33 @@ if __name__ == "__main__":
     parser.add_argument("--limit", type=int, default=None, help="keep the first N training lines")
     args = parser.parse_args()
     print(prepare(args.name, args.data_root, args.vocab, args.limit), file=sys.stderr)
+
+
+# ---------------------------------------------------------------- helpers for the scripts' tests
+
+def script_env(**extra) -> dict:
+    """Environment for running the repo's scripts: this checkout's plugin, this Python's tools."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["OMP_NUM_THREADS"] = env.get("OMP_NUM_THREADS", "2")
+    env.pop("DATA_ROOT", None)
+    env.pop("SAVE_ROOT", None)
+    env.update(extra)
+    return env
+
+
+def run_script(*args, timeout=600, **extra_env) -> subprocess.CompletedProcess:
+    """Run ``bash scripts/<name> args...`` (or python for .py) and capture its output."""
+    script = REPO / args[0]
+    cmd = [sys.executable if script.suffix == ".py" else "bash", str(script), *map(str, args[1:])]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=script_env(**extra_env))
+
+
+def tree_snapshot(root: Path) -> dict:
+    """{relative path: (size, mtime_ns)} of every file under ``root``: to show nothing changed."""
+    root = Path(root)
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*") if p.is_file()}
