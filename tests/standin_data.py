@@ -116,12 +116,17 @@ def _install(name, text, bin_dir, info, data_root: Path):
 
 
 def prepare(name, data_root, vocab=2000, limit=None, raw_dir=None):
-    """Prepare ``name`` (ci_deen, deen_docs or ci_lm) under ``data_root``; return its data-bin dir."""
+    """Prepare ``name`` under ``data_root``; return its data-bin dir. Translation names (ci_deen,
+    deen_docs, and iwslt14.de-en / wmt14.en-de as fixtures in those benchmarks' format) take the
+    German-English sample text, the others the WikiText-layout sample text."""
     data_root = Path(data_root)
     data_root.mkdir(parents=True, exist_ok=True)
-    if name in ("ci_deen", "deen_docs") or (raw_dir and list(Path(raw_dir).glob("train.de*"))):
+    if name in ("ci_deen", "deen_docs", "iwslt14.de-en", "wmt14.en-de") or (
+        raw_dir and list(Path(raw_dir).glob("train.de*"))
+    ):
         default = CORPORA / ("ci_deen" if name == "ci_deen" else "deen-debian-docs")
-        prepare_translation(name, Path(raw_dir or default), data_root, vocab, limit=limit)
+        langs = ("en", "de") if name.startswith("wmt14.en-de") else ("de", "en")
+        prepare_translation(name, Path(raw_dir or default), data_root, vocab, langs=langs, limit=limit)
     else:
         prepare_lm(name, Path(raw_dir or CORPORA / "ci_lm"), data_root, limit=limit)
     return data_root / "data-bin" / name
