@@ -23,9 +23,16 @@ class DataError(Exception):
     """The data directory breaks the contract; the message says how to fix it."""
 
 
+PREPARE_SCRIPTS = {
+    "iwslt14.de-en": "prepare-iwslt14.sh",
+    "wmt14.en-de": "prepare-wmt14.sh",
+    "wikitext-103": "prepare-wikitext103.sh",
+    "ptb": "prepare-ptb.sh",
+}
+
+
 def _prepare_hint(dataset: str) -> str:
-    offline = {"ci_deen", "deen_docs", "ci_lm", "en_lm"}
-    script = "prepare-offline.sh " + dataset if dataset in offline else f"prepare-{dataset}.sh"
+    script = PREPARE_SCRIPTS.get(dataset, f"prepare-offline.sh {dataset}")
     return f"run `bash data-prep/{script}` (see README, 'Data preparation')"
 
 
@@ -57,11 +64,9 @@ def read_prep_info(data_bin: Path) -> dict:
 
 
 def bpe_kind(info: dict) -> str:
-    """'sentencepiece', 'subword_nmt' or 'none', from prep-info's ``bpe`` entry."""
-    bpe = info.get("bpe")
-    if isinstance(bpe, dict):
-        bpe = bpe.get("type") or bpe.get("name") or bpe.get("kind")
-    text = str(bpe or "none").lower()
+    """'sentencepiece', 'subword_nmt' or 'none', from prep-info's ``remove_bpe`` or ``bpe`` entry."""
+    bpe = info.get("remove_bpe") or info.get("bpe")
+    text = json.dumps(bpe).lower() if isinstance(bpe, dict) else str(bpe or "none").lower()
     if "sentencepiece" in text or "spm" in text:
         return "sentencepiece"
     if text in ("none", "null", "", "false"):
@@ -109,10 +114,18 @@ def check(data_bin: Path, task=None, src=None, tgt=None) -> dict:
         for split in ("train", "valid", "test"):
             if not (data_bin / f"{split}.idx").is_file():
                 raise DataError(f"{data_bin} lacks {split}.idx; {_prepare_hint(data_bin.name)} with --force")
+        facts["BPE"] = bpe_kind(info)
     lines = info.get("lines") or info.get("line_counts") or {}
-    facts["TRAIN_LINES"] = str(lines.get("train", ""))
-    facts["TEST_LINES"] = str(lines.get("test", ""))
+    facts["TRAIN_LINES"] = _count(lines.get("train"), facts.get("TGT"))
+    facts["TEST_LINES"] = _count(lines.get("test"), facts.get("TGT"))
     return facts
+
+
+def _count(entry, lang) -> str:
+    """A split's line count: a number, or {lang: number} per language."""
+    if isinstance(entry, dict):
+        entry = entry.get(lang, next(iter(entry.values()), "")) if entry else ""
+    return "" if entry is None else str(entry)
 
 
 def main(argv=None) -> int:

@@ -54,7 +54,7 @@ def test_empty_and_incomplete_data_dir(tmp_path, data_root, trained):
     save_root, _ = trained
     before = tree_snapshot(save_root)
     (tmp_path / "data-bin" / "wmt14.en-de").mkdir(parents=True)
-    assert_refused(train(tmp_path, save_root, "wmt14.en-de"), "is empty", "bash data-prep/prepare-wmt14.en-de.sh")
+    assert_refused(train(tmp_path, save_root, "wmt14.en-de"), "is empty", "bash data-prep/prepare-wmt14.sh")
     partial = tmp_path / "data-bin" / "ci_deen"
     shutil.copytree(data_root / "data-bin" / "ci_deen", partial)
     (partial / "PREPARED").unlink()  # an interrupted preparation
