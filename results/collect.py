@@ -380,13 +380,15 @@ def main(argv=None) -> int:
                         help="directory with <dataset>.test.raw.<lang> references (for the bootstrap)")
     parser.add_argument("--title", default="Results")
     parser.add_argument("--note", default="", help="text put under the title (e.g. the scale of a demo)")
+    parser.add_argument("--note-file", type=Path, help="the same, read from a file")
     args = parser.parse_args(argv)
     for root in args.roots:
         if not root.is_dir():
             print(f"collect.py: error: {root} is not a directory; pass the directory that holds the runs",
                   file=sys.stderr)
             return 2
-    summary, _ = collect(args.roots, args.out, args.refs, args.title, args.note)
+    note = args.note_file.read_text(encoding="utf-8") if args.note_file else args.note
+    summary, _ = collect(args.roots, args.out, args.refs, args.title, note)
     print(to_markdown(summary, ["setting", "metric", "baseline", "daGPAM", "difference",
                                 "p (paired bootstrap, per seed)", "scale"]))
     return 0

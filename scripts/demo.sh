@@ -62,6 +62,7 @@ fi
 OUT=${OUT:-$REPO/results/$NAME}
 WORK=${WORK:-$REPO/work/$NAME}
 RUNS=$WORK/runs
+TITLE="Offline demo: softmax baseline vs daGPAM"
 START=$(date +%s)
 
 step() { echo; echo "=== demo [$(( $(date +%s) - START ))s] $*" >&2; }
@@ -105,6 +106,7 @@ done
 # ---------------------------------------------------------------- 4. the table, from the logs
 step "collecting the results into $OUT"
 WALL=$(( $(date +%s) - START ))
+mkdir -p "$(dirname "$OUT")"
 STAGE=$(mktemp -d "$(dirname "$OUT")/.$NAME.XXXXXX")
 # the light files of every run (logs, settings, scores, hypotheses), so that
 # `python results/collect.py $OUT/runs --refs $OUT/refs --out $OUT` regenerates the table
@@ -120,10 +122,11 @@ $MT_UPDATES updates. Language model: $LM_DATA, $LM_PRESET-preset Transformer LM,
 Both systems have the same size, data, updates and seed; model sizes, data and batches are in the scale
 column and the per-benchmark files. Wall time of the whole demo (data preparation, training, evaluation):
 $(( WALL / 60 )) min $(( WALL % 60 )) s on $(nproc) CPU cores.
-Regenerate the tables: \`python results/collect.py $NAME/runs --refs $NAME/refs --out $NAME\` (from results/).
+Regenerate these tables from the kept logs (from the directory above this one):
+\`python results/collect.py $NAME/runs --refs $NAME/refs --out $NAME --title "$TITLE" --note-file $NAME/NOTE.md\`
 EOF
 python "$REPO/results/collect.py" "$STAGE/runs" --refs "$STAGE/refs" --out "$STAGE" \
-  --title "Offline demo: softmax baseline vs daGPAM" --note "$(cat "$STAGE/NOTE.md")" > "$STAGE/table.txt"
+  --title "$TITLE" --note-file "$STAGE/NOTE.md" > "$STAGE/table.txt"
 # replace the previous results in one step
 rm -rf "$OUT.old"
 [[ -d $OUT ]] && mv "$OUT" "$OUT.old"

@@ -27,7 +27,7 @@ what to train
   --model NAME                 full-size variant: iwslt (translation default), base|big (wmt14), lm|lm8 (language models)
   --ln pre|post                pre-LN or post-LN (default post for full/tiny translation, pre for cpu; LMs are pre-LN only)
   --src L --tgt L              translation direction (default: the dataset's order)
-daGPAM (ignored... no: refused with --attention softmax)
+daGPAM (refused with --attention softmax)
   --lambda-neg X               lambda- (default 0.2); lambda+ = 1 + lambda-
   --lambda-mode fixed|layer|head   fixed, or trainable per layer / per head (default fixed)
   --lambda-max X               bound of a trainable lambda- (default 1.0)
@@ -126,7 +126,10 @@ case "$FAMILY" in
   lm) MODEL=${MODEL:-lm}; MODELS="lm lm8" ;;
 esac
 [[ " $MODELS " == *" $MODEL "* ]] || die "--model $MODEL does not exist for $BENCHMARK; choose one of: $MODELS"
-[[ $PRESET == full ]] || MODEL=$PRESET   # cpu and tiny have one model size each
+if [[ $PRESET != full ]]; then   # cpu and tiny have one model size each
+  [[ $MODEL == "${MODELS%% *}" ]] || die "--model $MODEL is a full-size model; drop --preset $PRESET or --model"
+  MODEL=$PRESET
+fi
 
 if [[ $FAMILY == lm ]]; then
   [[ -z $LN || $LN == pre ]] || die "--ln post is not available for language models (fairseq's transformer_lm forces pre-LN); drop --ln"

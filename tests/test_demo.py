@@ -69,7 +69,7 @@ def test_collector_regenerates_the_demo_table_from_its_logs(demo, tmp_path):
     before = tree_snapshot(out)
     proc = run_script("results/collect.py", out / "runs", "--refs", out / "refs", "--out", tmp_path,
                       "--title", "Offline demo: softmax baseline vs daGPAM",
-                      "--note", (out / "NOTE.md").read_text())
+                      "--note-file", out / "NOTE.md")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "summary.csv").read_text() == (out / "summary.csv").read_text()
     assert (tmp_path / "ci_deen.md").read_text() == (out / "ci_deen.md").read_text()
