@@ -50,12 +50,13 @@ def _binarise(text_dir: Path, bin_dir: Path, langs, workers=1):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def prepare_translation(name, raw_dir: Path, data_root: Path, vocab: int, langs=("de", "en"), limit=None):
+def prepare_translation(name, raw_dir: Path, data_root: Path, vocab: int, langs=("de", "en"), limit=None,
+                        eval_limit=None):
     """Joint sentencepiece BPE over both languages, then fairseq-preprocess."""
     import sentencepiece as spm
 
     raw = {
-        (split, lang): _read_lines(next(raw_dir.glob(f"{split}.{lang}*")), limit if split == "train" else None)
+        (split, lang): _read_lines(next(raw_dir.glob(f"{split}.{lang}*")), limit if split == "train" else eval_limit)
         for split in SPLITS
         for lang in langs
     }
@@ -115,7 +116,7 @@ def _install(name, text, bin_dir, info, data_root: Path):
         os.replace(src, dest)
 
 
-def prepare(name, data_root, vocab=2000, limit=None, raw_dir=None):
+def prepare(name, data_root, vocab=2000, limit=None, raw_dir=None, eval_limit=None):
     """Prepare ``name`` under ``data_root``; return its data-bin dir. Translation names (ci_deen,
     deen_docs, and iwslt14.de-en / wmt14.en-de as fixtures in those benchmarks' format) take the
     German-English sample text, the others the WikiText-layout sample text."""
@@ -126,7 +127,8 @@ def prepare(name, data_root, vocab=2000, limit=None, raw_dir=None):
     ):
         default = CORPORA / ("ci_deen" if name == "ci_deen" else "deen-debian-docs")
         langs = ("en", "de") if name.startswith("wmt14.en-de") else ("de", "en")
-        prepare_translation(name, Path(raw_dir or default), data_root, vocab, langs=langs, limit=limit)
+        prepare_translation(name, Path(raw_dir or default), data_root, vocab, langs=langs, limit=limit,
+                            eval_limit=eval_limit)
     else:
         prepare_lm(name, Path(raw_dir or CORPORA / "ci_lm"), data_root, limit=limit)
     return data_root / "data-bin" / name

@@ -13,7 +13,7 @@ from standin_data import prepare, run_script, tree_snapshot
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    prepare("ci_deen", root / "data", vocab=600, limit=800)
+    prepare("ci_deen", root / "data", vocab=600, limit=800, eval_limit=60)
     prepare("ci_lm", root / "data", limit=300)
     out = root / "results" / "demo-smoke"
     proc = run_script("scripts/demo.sh", "--smoke", "--data-root", root / "data", "--work", root / "work",

@@ -16,7 +16,7 @@ from standin_data import prepare, run_script, tree_snapshot
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    prepare("ci_deen", root, vocab=600, limit=600)
+    prepare("ci_deen", root, vocab=600, limit=600, eval_limit=50)
     prepare("ci_lm", root, limit=300)
     return root
 
@@ -54,16 +54,16 @@ def test_train_writes_command_script_copy_log_and_scale(mt_run):
 def test_evaluate_translation_scores_every_sentence(mt_run):
     run_dir, _ = mt_run
     proc = run_script("scripts/evaluate_translation.sh", run_dir, "--checkpoint", "last",
-                      "--max-len-a", "1.2", "--max-len-b", "10", "--batch-size", "7")
+                      "--max-len-a", "1.2", "--max-len-b", "5", "--batch-size", "7")
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((run_dir / "eval-translation.checkpoint_last.json").read_text())
-    # 200 test sentences in batches of 7: the last batch is partial and must still be translated
-    assert result["test_sentences"] == result["hypotheses"] == 200
+    # 50 test sentences in batches of 7: the last batch is partial and must still be translated
+    assert result["test_sentences"] == result["hypotheses"] == 50
     assert result["sacrebleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     assert 0 <= result["sacrebleu"] <= 100 and 0 <= result["bleu_tokenized"] <= 100
     assert "BLEU4 = " in result["fairseq_bleu_line"]
     hyps = (run_dir / result["hypotheses_file"]).read_text().splitlines()
-    assert len(hyps) == 200
+    assert len(hyps) == 50
     assert result["updates"] == "12" and result["arch"] == "gpam_transformer_tiny"
     assert "compound" not in " ".join(result)  # De-En: no compound splitting
 
@@ -74,7 +74,7 @@ def test_scorer_refuses_a_missing_hypothesis_and_keeps_the_old_result(mt_run, tm
     if not generate.exists():
         pytest.skip("needs test_evaluate_translation_scores_every_sentence to have run first")
     lines = generate.read_text().splitlines(keepends=True)
-    dropped = [l for l in lines if not re.match(r"[HDSTP]-199\t", l)]
+    dropped = [l for l in lines if not re.match(r"[HDSTP]-49\t", l)]
     short = tmp_path / "generate.txt"
     short.write_text("".join(dropped))
     out = tmp_path / "result.json"
@@ -83,7 +83,7 @@ def test_scorer_refuses_a_missing_hypothesis_and_keeps_the_old_result(mt_run, tm
     ref = Path(info["data_bin"]).parents[1] / "text" / "ci_deen" / "test.raw.en"
     proc = run_script("scripts/score_translation.py", short, "--ref", ref, "--out", out)
     assert proc.returncode == 2
-    assert "199 hypotheses for 200 test sentences" in proc.stderr
+    assert "49 hypotheses for 50 test sentences" in proc.stderr
     assert "--required-batch-size-multiple 1" in proc.stderr
     assert out.read_text() == '{"earlier": true}\n'
 
@@ -96,7 +96,7 @@ def test_compound_split_bleu_splits_hyphens():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.compound_split("ein Rhein-Main-Gebiet und Karl-Heinz") == \
-        "ein Rhein ##AT##-##AT## Main-Gebiet und Karl ##AT##-##AT## Heinz"
+        "ein Rhein ##AT##-##AT## Main ##AT##-##AT## Gebiet und Karl ##AT##-##AT## Heinz"
     assert module.compound_split("- no -- change") == "- no -- change"
 
 
