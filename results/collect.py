@@ -194,6 +194,7 @@ def summarise(runs, ref_dirs):
                         "baseline": fmt(bm, bs), "daGPAM": fmt(sm, ss),
                         "difference": "–" if bm is None or sm is None else f"{sm - bm:+.2f}",
                         "better": "–" if bm is None or sm is None else (
+                            "tie" if round(sm, 2) == round(bm, 2) else
                             "daGPAM" if (sm < bm if key in LOWER_IS_BETTER else sm > bm) else "baseline"),
                         "p (paired bootstrap, per seed)": ", ".join(
                             f"seed {s}: {p:.3f}" if p is not None else f"seed {s}: n/a" for s, p in p_values) or "–",

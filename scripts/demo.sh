@@ -123,7 +123,7 @@ Both systems have the same size, data, updates and seed; model sizes, data and b
 column and the per-benchmark files. Wall time of the whole demo (data preparation, training, evaluation):
 $(( WALL / 60 )) min $(( WALL % 60 )) s on $(nproc) CPU cores.
 Regenerate these tables from the kept logs (from the directory above this one):
-\`python results/collect.py $NAME/runs --refs $NAME/refs --out $NAME --title "$TITLE" --note-file $NAME/NOTE.md\`
+\`python results/collect.py $(basename "$OUT")/runs --refs $(basename "$OUT")/refs --out $(basename "$OUT") --title "$TITLE" --note-file $(basename "$OUT")/NOTE.md\`
 EOF
 python "$REPO/results/collect.py" "$STAGE/runs" --refs "$STAGE/refs" --out "$STAGE" \
   --title "$TITLE" --note-file "$STAGE/NOTE.md" > "$STAGE/table.txt"
