@@ -1,0 +1,110 @@
+"""results/collect.py on hand-made run directories: statistics over seeds, the paired bootstrap,
+the paper's figure only beside a full-size run of its setting, and the scale of every run."""
+
+import csv
+import importlib.util
+import json
+import statistics
+
+import pytest
+
+from standin_data import REPO, run_script
+
+spec = importlib.util.spec_from_file_location("collect", REPO / "results" / "collect.py")
+collect = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(collect)
+
+REFS = [f"the reference sentence number {i} is here ." for i in range(60)]
+
+
+def make_run(root, dataset, system, seed, scores, hyps=None, preset="full", model="iwslt", ln="pre",
+             src="en", tgt="de", task="translation", valid=((100, 8.0), (200, 6.5))):
+    group = f"{dataset}.{src}-{tgt}" if task == "translation" else dataset
+    run = root / group / f"{model}-{ln}ln" / system / f"seed{seed}"
+    run.mkdir(parents=True)
+    info = {"benchmark": dataset, "dataset": dataset, "task": task, "src": src if task == "translation" else "",
+            "tgt": tgt if task == "translation" else "", "preset": preset, "model": model, "ln": ln,
+            "attention": system.split("-")[0], "system": system, "seed": str(seed), "dry_run": "0",
+            "train_lines": "160239", "arch": "x", "max_tokens": 4096, "update_freq": 2, "workers": 1,
+            "effective_batch_tokens": 8192, "hardware": {"cpu": "test cpu", "cpu_cores": 2, "gpus": 0, "gpu_names": []},
+            "data_bin": str(root / "nodata")}
+    (run / "run-info.json").write_text(json.dumps(info))
+    log = ["2026-01-01 | INFO | fairseq_cli.train | num. shared model params: 1,234,567 (num. trained: 1,234,567)"]
+    log += [f'2026-01-01 | INFO | valid | {{"epoch": 1, "valid_loss": "{l}", "valid_num_updates": "{u}"}}' for u, l in valid]
+    log += ['2026-01-01 | INFO | train | {"epoch": 1, "train_loss": "6.1", "train_num_updates": "200"}',
+            "2026-01-01 | INFO | fairseq_cli.train | done training in 120.0 seconds"]
+    (run / "train.log").write_text("\n".join(log) + "\n")
+    result = dict(scores, checkpoint="checkpoint_best", beam="5", lenpen="1.0", bpe="subword_nmt", tokenizer="moses")
+    if hyps is not None:
+        (run / "hyps.txt").write_text("".join(h + "\n" for h in hyps))
+        result["hypotheses_file"] = "hyps.txt"
+    name = "eval-translation" if task == "translation" else "eval-lm"
+    (run / f"{name}.checkpoint_best.json").write_text(json.dumps(result))
+    return run
+
+
+@pytest.fixture
+def runs(tmp_path):
+    root = tmp_path / "runs"
+    refs_dir = tmp_path / "refs"
+    refs_dir.mkdir()
+    (refs_dir / "iwslt14.de-en.test.raw.de").write_text("".join(r + "\n" for r in REFS))
+    worse = [r.replace("number", "nr").replace("is here", "") for r in REFS]
+    for seed, (b, d) in enumerate([(28.0, 29.0), (28.4, 29.8), (27.9, 29.1)], start=1):
+        make_run(root, "iwslt14.de-en", "softmax", seed, {"sacrebleu": b, "bleu_tokenized": b + 1}, worse)
+        make_run(root, "iwslt14.de-en", "dagpam-fixed0.2", seed, {"sacrebleu": d, "bleu_tokenized": d + 1}, REFS)
+    # a scaled-down run of the same benchmark: never beside the paper's figure
+    make_run(root, "iwslt14.de-en", "softmax", 1, {"sacrebleu": 5.0, "bleu_tokenized": 6.0}, preset="cpu", model="cpu")
+    make_run(root, "iwslt14.de-en", "dagpam-fixed0.2", 1, {"sacrebleu": 5.5, "bleu_tokenized": 6.5}, preset="cpu", model="cpu")
+    make_run(root, "wikitext-103", "softmax", 1, {"perplexity": 26.5, "context_window": 400, "tokens_per_sample": 512},
+             task="language_modeling", model="lm8")
+    make_run(root, "wikitext-103", "dagpam-fixed0.2", 1, {"perplexity": 25.9, "context_window": 400,
+             "tokens_per_sample": 512}, task="language_modeling", model="lm8")
+    return root, refs_dir
+
+
+def test_collect_tables(runs, tmp_path):
+    root, refs_dir = runs
+    out = tmp_path / "out"
+    proc = run_script("results/collect.py", root, "--refs", refs_dir, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    with open(out / "summary.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    full = next(r for r in rows if r["metric"] == "sacreBLEU" and "full preset" in r["setting"])
+    base, dag = [28.0, 28.4, 27.9], [29.0, 29.8, 29.1]
+    assert full["baseline"] == f"{statistics.fmean(base):.2f} ± {statistics.stdev(base):.2f}"
+    assert full["daGPAM"] == f"{statistics.fmean(dag):.2f} ± {statistics.stdev(dag):.2f}"
+    assert full["difference"] == f"{statistics.fmean(dag) - statistics.fmean(base):+.2f}"
+    assert full["seeds (baseline/daGPAM)"] == "3/3" and full["better"] == "daGPAM"
+    # daGPAM's hypotheses equal the references, the baseline's do not: significant for every seed
+    p_values = [float(p.split(": ")[1]) for p in full["p (paired bootstrap, per seed)"].split(", ")]
+    assert len(p_values) == 3 and all(p < 0.01 for p in p_values)
+    assert (full["paper baseline"], full["paper daGPAM"]) == ("28.54", "29.25")
+    assert "0.000 x" not in full["scale"] and "1.23M params" in full["scale"] and "8192 tokens" in full["scale"]
+    cpu = next(r for r in rows if r["metric"] == "sacreBLEU" and "cpu preset" in r["setting"])
+    assert cpu["paper baseline"] == "–" and cpu["p (paired bootstrap, per seed)"] == "seed 1: n/a"
+    lm = next(r for r in rows if r["metric"] == "test perplexity")
+    assert (lm["paper baseline"], lm["paper daGPAM"]) == ("25.96", "25.33") and lm["better"] == "daGPAM"
+    assert "context window 400" in (out / "wikitext-103.md").read_text()
+    with open(out / "iwslt14.de-en.runs.csv", newline="") as f:
+        scale = list(csv.DictReader(f))
+    assert len(scale) == 8 and all(r["effective batch (tokens)"] == "8192 = 1 x 4096 x 2" for r in scale)
+    assert all(r["training time"] == "2.0 min" and r["best valid loss (base 2)"] == "6.500" for r in scale)
+    assert (out / "valid_loss.wikitext-103.full.lm8.pre.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_collect_refuses_a_directory_without_runs(tmp_path):
+    proc = run_script("results/collect.py", tmp_path, "--out", tmp_path / "out")
+    assert proc.returncode != 0
+    assert "no run-info.json under" in proc.stderr and "train with scripts/train.sh first" in proc.stderr
+    assert not (tmp_path / "out" / "summary.md").exists()
+
+
+def test_train_log_parser_keeps_the_latest_validation_per_update(tmp_path):
+    log = tmp_path / "train.log"
+    log.write_text(
+        '| valid | {"valid_loss": "5.0", "valid_num_updates": "100"}\n'
+        '| valid | {"valid_loss": "4.0", "valid_num_updates": "200"}\n'
+        '| valid | {"valid_loss": "4.5", "valid_num_updates": "100"}\n'  # a resumed run validates again
+    )
+    assert collect.parse_train_log(log)["valid"] == [(100, 4.5), (200, 4.0)]
