@@ -85,13 +85,15 @@ def attention_variants() -> Dict[str, Callable[[], torch.nn.Module]]:
     from fairseq_gpam.modules.attention_factory import ATTENTION_VARIANTS
     from fairseq_gpam.modules.gpam_config import GpamOptions
 
+    def build(cls, name):
+        module = cls(EMBED_DIM, NUM_HEADS, options=GpamOptions(attention=name), self_attention=True)
+        if hasattr(module, "set_layer_number"):  # differential attention: lambda_init of layer 1
+            module.set_layer_number(1)
+        return module
+
     factories = {BASELINE: lambda: MultiheadAttention(EMBED_DIM, NUM_HEADS, self_attention=True)}
     for name, cls in ATTENTION_VARIANTS.items():
-        factories[name] = (
-            lambda cls=cls, name=name: cls(
-                EMBED_DIM, NUM_HEADS, options=GpamOptions(attention=name), self_attention=True
-            )
-        )
+        factories[name] = lambda cls=cls, name=name: build(cls, name)
     return factories
 
 
