@@ -110,9 +110,7 @@ mkdir -p "$(dirname "$OUT")"
 STAGE=$(mktemp -d "$(dirname "$OUT")/.$NAME.XXXXXX")
 # the light files of every run (logs, settings, scores, hypotheses), so that
 # `python results/collect.py $OUT/runs --refs $OUT/refs --out $OUT` regenerates the table
-(cd "$RUNS" && find . \( -name 'run-info.json' -o -name 'train.log' -o -name 'command.sh' \
-    -o -name 'eval-*.json' -o -name 'eval-lm.*.log' -o -name 'hyps.*' \) -print0 | \
-  while IFS= read -r -d '' f; do mkdir -p "$STAGE/runs/$(dirname "$f")"; cp "$f" "$STAGE/runs/$f"; done)
+bash "$SCRIPTS/keep_run_logs.sh" "$RUNS" "$STAGE/runs"
 mkdir -p "$STAGE/refs"
 cp "$DATA_ROOT/text/$MT_DATA/test.raw.en" "$STAGE/refs/$MT_DATA.test.raw.en"
 cat > "$STAGE/NOTE.md" <<EOF
