@@ -133,18 +133,19 @@ def find_refs(run, ref_dirs):
 # ---------------------------------------------------------------- grouping
 
 def setting_of(info):
-    """Runs that differ only in attention and seed share a setting."""
+    """Runs that differ only in attention and seed share a setting (train.sh's --tag separates settings)."""
     direction = f"{info['src']}-{info['tgt']}" if info.get("src") else ""
-    return (info["dataset"], direction, info["preset"], info["model"], info["ln"])
+    return (info["dataset"], direction, info["preset"], info["model"], info["ln"], info.get("tag") or "")
 
 
 def setting_label(setting):
-    dataset, direction, preset, model, ln = setting
-    return ", ".join(x for x in (dataset, direction, f"{preset} preset", f"model {model}", f"{ln}-LN") if x)
+    dataset, direction, preset, model, ln, tag = setting
+    return ", ".join(x for x in (dataset, direction, f"{preset} preset", f"model {model}", f"{ln}-LN",
+                                 tag and f"tag {tag}") if x)
 
 
 def paper_row(setting, metric):
-    dataset, direction, preset, model, ln = setting
+    dataset, direction, preset, model, ln, _ = setting
     if preset != "full":
         return None
     for row in PAPER:

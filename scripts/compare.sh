@@ -27,7 +27,7 @@ holds complete seeds):
 
 options:
   --seeds LIST     seeds of the comparison studies (default 1,2,3)
-  --mt-updates N   updates per translation run (default 250)
+  --mt-updates N   updates per translation run (default 1500; the run path and tables carry it as tag u<N>)
   --lm-updates N   updates per language-model run (default 250)
   --jobs N         runs at a time (default 2)
   --threads N      torch threads per run (default 1)
@@ -43,7 +43,7 @@ die() { echo "compare.sh: error: $*" >&2; exit 2; }
 
 STUDIES=()
 SEEDS=1,2,3
-MT_UPDATES=250
+MT_UPDATES=1500
 LM_UPDATES=250
 JOBS=2
 THREADS=1
@@ -90,7 +90,7 @@ add_study_runs() {  # study seed
       local ln=${1#mt-}; ln=${ln%ln}
       for system in "${SYSTEMS[@]}"; do
         args=${system%|*}; name=${system#*|}
-        RUNS+=("deen_docs --preset cpu --ln $ln $args --max-update $MT_UPDATES --seeds $2|deen_docs.de-en/cpu-${ln}ln/$name/seed$2")
+        RUNS+=("deen_docs --preset cpu --ln $ln $args --max-update $MT_UPDATES --tag u$MT_UPDATES --seeds $2|deen_docs.de-en/cpu-${ln}ln-u$MT_UPDATES/$name/seed$2")
       done ;;
     lm)
       for system in "${SYSTEMS[@]}"; do

@@ -279,7 +279,7 @@ for SEED in ${SEEDS//,/ }; do
     --set benchmark="$BENCHMARK" dataset="$DATASET" task="$TASK" src="${SRC:-}" tgt="${TGT:-}" \
           preset="$PRESET" model="$MODEL" ln="$LN" attention="$ATTENTION" system="$SYSTEM" \
           lambda_neg="$LAMBDA_NEG" lambda_mode="$LAMBDA_MODE" lambda_max="$LAMBDA_MAX" \
-          seed="$SEED" dry_run="$DRY_RUN" train_lines="$TRAIN_LINES" data_bin="$DATA_BIN" \
+          seed="$SEED" tag="$TAG" dry_run="$DRY_RUN" train_lines="$TRAIN_LINES" data_bin="$DATA_BIN" \
     -- "${CMD[@]}"
 
   echo "train.sh: $SYSTEM seed $SEED -> $SAVE_DIR" >&2

@@ -1,0 +1,91 @@
+"""scripts/compare.sh (the multi-seed study) and scripts/keep_run_logs.sh (what a finished run keeps):
+the order of the runs, resumption from kept logs, bad input, and that only light files are kept."""
+
+import json
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*args, **kwargs):
+    return subprocess.run(["bash", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=60, **kwargs)
+
+
+def listed(out_dir, *studies, extra=()):
+    proc = run("scripts/compare.sh", *studies, "--list", "--out", out_dir, *extra)
+    assert proc.returncode == 0, proc.stderr
+    return [line.split() for line in proc.stdout.splitlines()]
+
+
+def test_runs_are_ordered_seed_by_seed_across_studies(tmp_path):
+    rows = listed(tmp_path, "mt-preln", "lm", extra=("--seeds", "1,2", "--mt-updates", "40"))
+    paths = [path for _, path in rows]
+    assert len(paths) == 12 and all(state == "pending" for state, _ in rows)
+    assert paths[0] == "deen_docs.de-en/cpu-preln-u40/softmax/seed1"
+    assert paths[3] == "en_lm/cpu-preln/softmax/seed1"
+    # every seed-1 run comes before any seed-2 run, so a cut-off campaign holds complete seeds
+    assert all(p.endswith("seed1") for p in paths[:6]) and all(p.endswith("seed2") for p in paths[6:])
+    systems = {p.split("/")[2] for p in paths}
+    assert systems == {"softmax", "dagpam-fixed0.2", "dagpam-layer0.2"}
+
+
+def test_lambda_sweep_runs_once_at_the_first_seed(tmp_path):
+    rows = listed(tmp_path, "lambda-sweep", extra=("--seeds", "4,5"))
+    assert [p for _, p in rows] == [f"en_lm/cpu-preln/dagpam-fixed{lam}/seed4" for lam in ("0.05", "0.1", "0.4", "0.8")]
+
+
+def test_a_run_with_kept_scores_counts_as_done(tmp_path):
+    done = tmp_path / "runs/en_lm/cpu-preln/softmax/seed1"
+    done.mkdir(parents=True)
+    (done / "eval-lm.checkpoint_last.json").write_text("{}")
+    half = tmp_path / "runs/en_lm/cpu-preln/dagpam-fixed0.2/seed1"  # trained but never scored
+    half.mkdir(parents=True)
+    (half / "train.log").write_text("")
+    states = dict((p, s) for s, p in listed(tmp_path, "lm", extra=("--seeds", "1")))
+    assert states["en_lm/cpu-preln/softmax/seed1"] == "done"
+    assert states["en_lm/cpu-preln/dagpam-fixed0.2/seed1"] == "pending"
+
+
+def test_bad_input_stops_before_any_work(tmp_path):
+    cases = [
+        (("mt-big",), "unknown study 'mt-big'"),
+        ((), "name at least one study"),
+        (("lm", "--seeds", "1;2"), "--seeds must be a comma-separated list of integers"),
+        (("lm", "--jobs", "0"), "take positive integers, not '0'"),
+        (("--collect-only",), "holds no runs yet"),
+    ]
+    for args, message in cases:
+        proc = run("scripts/compare.sh", *args, "--out", tmp_path / "out", "--work", tmp_path / "work")
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
+
+
+def test_keep_run_logs_copies_light_files_only(tmp_path):
+    run_dir = tmp_path / "runs/ds/cpu-preln/softmax/seed1"
+    run_dir.mkdir(parents=True)
+    light = ["run-info.json", "train.log", "command.sh", "eval-lm.checkpoint_last.json",
+             "eval-lm.checkpoint_last.log", "hyps.checkpoint_last.test.detok.en"]
+    for name in light:
+        (run_dir / name).write_text(json.dumps({"name": name}))
+    (run_dir / "checkpoint_last.pt").write_bytes(b"\0" * 1024)
+    (run_dir / "tensorboard").mkdir()
+    (run_dir / "tensorboard" / "events").write_text("x")
+    dest = tmp_path / "kept"
+    proc = run("scripts/keep_run_logs.sh", tmp_path / "runs", dest, "ds/cpu-preln/softmax/seed1")
+    assert proc.returncode == 0, proc.stderr
+    kept = dest / "ds/cpu-preln/softmax/seed1"
+    assert sorted(p.name for p in kept.iterdir()) == sorted(light)
+    assert json.loads((kept / "train.log").read_text()) == {"name": "train.log"}
+    # copying again replaces the run in one step and leaves no staging directory behind
+    (run_dir / "train.log").write_text("second")
+    assert run("scripts/keep_run_logs.sh", tmp_path / "runs", dest).returncode == 0
+    assert (kept / "train.log").read_text() == "second"
+    assert sorted(p.name for p in kept.parent.iterdir()) == ["seed1"]
+
+
+def test_keep_run_logs_refuses_a_directory_that_is_not_a_run(tmp_path):
+    (tmp_path / "runs/x").mkdir(parents=True)
+    proc = run("scripts/keep_run_logs.sh", tmp_path / "runs", tmp_path / "kept", "x")
+    assert proc.returncode == 2 and "is not a run (no run-info.json)" in proc.stderr
+    assert not (tmp_path / "kept" / "x").exists()
