@@ -26,6 +26,7 @@ import os
 import re
 import statistics
 import sys
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -301,9 +302,21 @@ def to_csv(rows):
 
 
 def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic_bytes(path, text.encode("utf-8"))
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Write through a temporary file of this process, then rename: readers and concurrent
+    collectors see the old file or the new one, never a mixture."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def plot_valid_loss(runs, out_dir: Path):
@@ -332,10 +345,10 @@ def plot_valid_loss(runs, out_dir: Path):
         ax.grid(alpha=0.3)
         fig.tight_layout()
         name = "valid_loss." + ".".join(s for s in setting if s) + ".png"
-        tmp = out_dir / (name + ".tmp.png")
-        fig.savefig(tmp, dpi=100)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
         plt.close(fig)
-        os.replace(tmp, out_dir / name)
+        write_atomic_bytes(out_dir / name, buffer.getvalue())
         written.append(name)
     return written
 
@@ -399,6 +412,14 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 2
     note = args.note_file.read_text(encoding="utf-8") if args.note_file else args.note
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=args.out, prefix=".write-check.")
+        probe.close()
+    except OSError as error:
+        print(f"collect.py: error: cannot write the tables into --out {args.out}: {error.strerror}; "
+              f"pass a writable directory (nothing was written)", file=sys.stderr)
+        return 2
     summary, _ = collect(args.roots, args.out, args.refs, args.title, note)
     print(to_markdown(summary, ["setting", "metric", "daGPAM system", "baseline", "daGPAM", "difference",
                                 "p (paired bootstrap, per seed)", "train time (baseline/daGPAM)"]))

@@ -108,3 +108,31 @@ def test_train_log_parser_keeps_the_latest_validation_per_update(tmp_path):
         '| valid | {"valid_loss": "4.5", "valid_num_updates": "100"}\n'  # a resumed run validates again
     )
     assert collect.parse_train_log(log)["valid"] == [(100, 4.5), (200, 4.0)]
+
+
+def test_two_collectors_writing_the_same_tables_at_once(runs, tmp_path):
+    """Both finish, and the tables are whole: each file is one collector's complete output."""
+    import subprocess
+    import sys
+
+    root, refs_dir = runs
+    out = tmp_path / "shared"
+    cmd = [sys.executable, str(REPO / "results" / "collect.py"), str(root), "--refs", str(refs_dir), "--out", str(out)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
+    assert all(code == 0 for _, _, code in results), [err[-2000:] for _, err, _ in results]
+    single = tmp_path / "single"
+    assert run_script("results/collect.py", root, "--refs", refs_dir, "--out", single).returncode == 0
+    for name in ("summary.md", "summary.csv", "iwslt14.de-en.runs.csv"):
+        assert (out / name).read_text() == (single / name).read_text()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_unwritable_output_directory_is_named(runs, tmp_path):
+    root, refs_dir = runs
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me\n")
+    proc = run_script("results/collect.py", root, "--out", blocker / "tables")
+    assert proc.returncode == 2
+    assert f"cannot write the tables into --out {blocker / 'tables'}" in proc.stderr
+    assert "Traceback" not in proc.stderr and blocker.read_text() == "keep me\n"
