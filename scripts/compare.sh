@@ -40,6 +40,8 @@ EOF
 }
 
 die() { echo "compare.sh: error: $*" >&2; exit 2; }
+# shellcheck source=scripts/output_guard.sh
+source "$SCRIPTS/output_guard.sh"
 
 STUDIES=()
 SEEDS=1,2,3
@@ -130,6 +132,12 @@ if [[ $COLLECT_ONLY == 1 ]]; then
   [[ -d $OUT/runs ]] || die "$OUT/runs holds no runs yet: run a study first"
   collect; exit 0
 fi
+
+# checked before hours of training; one runner per work directory (a second would delete the
+# first one's unfinished runs as leftovers)
+need_writable_dir "$WORK" "choose a writable --work"
+need_writable_dir "$OUT" "choose a writable --out"
+hold_lock "$WORK/.lock" "compare.sh"
 
 # ---------------------------------------------------------------- data
 for DATASET in deen_docs en_lm; do

@@ -26,6 +26,8 @@ EOF
 }
 
 die() { echo "demo.sh: error: $*" >&2; exit 2; }
+# shellcheck source=scripts/output_guard.sh
+source "$SCRIPTS/output_guard.sh"
 
 # ---------------------------------------------------------------- options
 SMOKE=0
@@ -62,6 +64,11 @@ fi
 OUT=${OUT:-$REPO/results/$NAME}
 WORK=${WORK:-$REPO/work/$NAME}
 RUNS=$WORK/runs
+# checked before minutes of training; one demo at a time per work and per output directory
+need_writable_dir "$WORK" "choose a writable --work"
+need_writable_dir "$(dirname "$OUT")" "choose a writable --out"
+hold_lock "$WORK/.lock" "demo.sh"
+hold_lock "$(dirname "$OUT")/.$(basename "$OUT").lock" "demo.sh"
 TITLE="Offline demo: softmax baseline vs daGPAM"
 START=$(date +%s)
 

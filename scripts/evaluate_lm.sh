@@ -28,6 +28,8 @@ EOF
 }
 
 die() { echo "evaluate_lm.sh: error: $*" >&2; exit 2; }
+# shellcheck source=scripts/output_guard.sh
+source "$SCRIPTS/output_guard.sh"
 
 # ---------------------------------------------------------------- options
 TARGET=""
@@ -94,7 +96,9 @@ CONTEXT_WINDOW=${CONTEXT_WINDOW:-$(( TOKENS_PER_SAMPLE * 25 / 32 ))}
 NAME=$(basename "$CKPT" .pt)
 [[ $SUBSET == test ]] || NAME=$NAME.$SUBSET
 
-# ---------------------------------------------------------------- score
+# ---------------------------------------------------------------- score, beside the checkpoint
+need_writable_dir "$RUN_DIR" "the scores are written beside the checkpoint: copy the run directory somewhere writable"
+hold_lock "$RUN_DIR/.eval.lock" "evaluation"
 LOG=$RUN_DIR/eval-lm.$NAME.log
 CMD=(fairseq-eval-lm "$DATA" --user-dir "$USER_DIR" --path "$CKPT" --gen-subset "$SUBSET"
      --tokens-per-sample "$TOKENS_PER_SAMPLE" --context-window "$CONTEXT_WINDOW"

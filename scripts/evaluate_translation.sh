@@ -34,6 +34,8 @@ EOF
 }
 
 die() { echo "evaluate_translation.sh: error: $*" >&2; exit 2; }
+# shellcheck source=scripts/output_guard.sh
+source "$SCRIPTS/output_guard.sh"
 
 # ---------------------------------------------------------------- options
 TARGET=""
@@ -123,6 +125,10 @@ case "$BPE" in
   subword_nmt) REMOVE_BPE=(--remove-bpe) ;;
   *) REMOVE_BPE=() ;;
 esac
+
+# ---------------------------------------------------------------- outputs go beside the checkpoint
+need_writable_dir "$RUN_DIR" "the scores are written beside the checkpoint: copy the run directory somewhere writable"
+hold_lock "$RUN_DIR/.eval.lock" "evaluation"
 
 # ---------------------------------------------------------------- optional checkpoint averaging
 if [[ $AVERAGE -gt 0 ]]; then

@@ -45,6 +45,8 @@ EOF
 }
 
 die() { echo "train.sh: error: $*" >&2; exit 2; }
+# shellcheck source=scripts/output_guard.sh
+source "$SCRIPTS/output_guard.sh"
 
 # ---------------------------------------------------------------- options
 BENCHMARK=""
@@ -258,7 +260,8 @@ for SEED in ${SEEDS//,/ }; do
     python "$SCRIPTS/gpam_checkpoint.py" "$SAVE_DIR/checkpoint_last.pt" --arch "$ARCH" --data "$DATA_BIN" >/dev/null || \
       die "$SAVE_DIR holds a checkpoint of another model (see above); pick another --tag or --save-root"
   fi
-  mkdir -p "$SAVE_DIR"
+  need_writable_dir "$SAVE_DIR" "choose a writable --save-root (now $SAVE_ROOT)"
+  hold_lock "$SAVE_DIR/.lock" "train.sh"
 
   CMD=(fairseq-train "$DATA_BIN" --user-dir "$USER_DIR"
        "${TASK_FLAGS[@]}"

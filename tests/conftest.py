@@ -1,6 +1,7 @@
 """Shared fixtures: tiny seeded fairseq models built through fairseq's own CLI parsing."""
 
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import List, Tuple
@@ -17,6 +18,9 @@ PLUGIN_DIR = REPO / "fairseq_gpam"
 CORPORA = REPO / "data-prep" / "corpora"
 
 warnings.filterwarnings("ignore", message=".*pin_memory.*")
+# Subprocesses (fairseq-preprocess, the repo's scripts) must use this interpreter's tools even
+# when the suite is started as `.venv/bin/python -m pytest` without activating the venv.
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 

@@ -11,6 +11,8 @@ scripts can be tested against the contract alone. Usable as a command too::
 """
 
 import argparse
+import contextlib
+import fcntl
 import json
 import lzma
 import os
@@ -38,7 +40,7 @@ def _write_lines(path: Path, lines):
 
 
 def _binarise(text_dir: Path, bin_dir: Path, langs, workers=1):
-    cmd = ["fairseq-preprocess", "--destdir", str(bin_dir), "--workers", str(workers)]
+    cmd = [str(Path(sys.executable).parent / "fairseq-preprocess"), "--destdir", str(bin_dir), "--workers", str(workers)]
     if len(langs) == 2:
         cmd += ["--source-lang", langs[0], "--target-lang", langs[1], "--joined-dictionary"]
         prefix = ""
@@ -172,3 +174,14 @@ def tree_snapshot(root: Path) -> dict:
         return {}
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
             for p in root.rglob("*") if p.is_file()}
+
+
+@contextlib.contextmanager
+def held_lock(path: Path):
+    """Hold the flock(2) lock the scripts take on ``path`` (as a second run of a script would)."""
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -5,6 +5,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from standin_data import held_lock
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -89,3 +91,22 @@ def test_keep_run_logs_refuses_a_directory_that_is_not_a_run(tmp_path):
     proc = run("scripts/keep_run_logs.sh", tmp_path / "runs", tmp_path / "kept", "x")
     assert proc.returncode == 2 and "is not a run (no run-info.json)" in proc.stderr
     assert not (tmp_path / "kept" / "x").exists()
+
+
+def test_unwritable_directories_and_a_second_runner_are_refused(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me\n")
+    for flag in ("--out", "--work"):
+        dirs = {"--out": tmp_path / "out", "--work": tmp_path / "work", flag: blocker / "sub"}
+        proc = run("scripts/compare.sh", "lm", *[x for kv in dirs.items() for x in kv])
+        assert proc.returncode == 2, proc.stderr
+        assert f"cannot write to {blocker / 'sub'}: choose a writable {flag}" in proc.stderr
+    assert blocker.read_text() == "keep me\n"
+
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    with held_lock(work / ".lock"):
+        proc = run("scripts/compare.sh", "lm", "--out", tmp_path / "out", "--work", work)
+    assert proc.returncode == 2
+    assert f"another compare.sh is writing {work} right now" in proc.stderr
+    assert not (work / "runs").exists() and not (work / "logs").exists()

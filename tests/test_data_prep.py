@@ -30,6 +30,7 @@ CORPORA = DATA_PREP / "corpora"
 sys.path.insert(0, str(DATA_PREP))
 
 from dataprep import moses  # noqa: E402
+from standin_data import held_lock  # noqa: E402
 
 DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens on the discard port: connection refused
 
@@ -385,6 +386,19 @@ def test_bad_input_messages(tmp_path):
                root=root), r"several files .* NAME=HEX")
     for sub in ("text", "data-bin"):
         assert not (root / sub).exists() or not list((root / sub).iterdir())
+
+
+def test_unwritable_data_root_and_a_second_preparation_are_refused(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me\n")
+    failed(run("prepare-offline.sh", "ci_lm", root=blocker / "root"),
+           r"cannot create directories under .*a-file/root: choose a writable --data-root")
+    assert blocker.read_text() == "keep me\n"
+    root = tmp_path / "root"
+    (root / "tmp").mkdir(parents=True)
+    with held_lock(root / "tmp" / ".lock-ci_lm"):  # a preparation of ci_lm still going
+        failed(run("prepare-offline.sh", "ci_lm", root=root), r"another preparation of ci_lm is running")
+    assert not (root / "data-bin" / "ci_lm").exists() and not (root / "text" / "ci_lm").exists()
 
 
 # ---------------------------------------------------------------- the other benchmarks

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from standin_data import CORPORA, prepare, run_script, tree_snapshot
+from standin_data import CORPORA, held_lock, prepare, run_script, tree_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +111,37 @@ def test_evaluating_a_checkpoint_of_the_wrong_kind_or_data(data_root, trained):
     assert_refused(proc, "does not exist", "pass a run directory written by scripts/train.sh")
     assert tree_snapshot(save_root) == before
     assert json.loads((run_dir / "eval-translation.checkpoint_best.json").read_text()) == {"sacrebleu": 12.3}
+
+
+def test_unwritable_save_root_is_named(data_root, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me\n")
+    proc = train(data_root, blocker / "runs", "ci_deen")
+    assert_refused(proc, f"cannot write to {blocker / 'runs'}/ci_deen.de-en/", "choose a writable --save-root")
+    assert blocker.read_text() == "keep me\n"
+
+
+def test_a_second_run_writing_the_same_directory_is_refused(data_root, trained):
+    save_root, run_dir = trained
+    (run_dir / ".eval.lock").touch()
+    before = tree_snapshot(save_root)
+    with held_lock(run_dir / ".lock"):  # train.sh still running in this run directory
+        proc = train(data_root, save_root, "ci_deen", "--max-update", "2")
+    assert_refused(proc, f"another train.sh is writing {run_dir} right now")
+    with held_lock(run_dir / ".eval.lock"):  # an evaluation of this run still going
+        proc = run_script("scripts/evaluate_translation.sh", run_dir, "--checkpoint", "last")
+    assert_refused(proc, f"another evaluation is writing {run_dir} right now")
+    assert tree_snapshot(save_root) == before
+
+
+def test_demo_refuses_an_unwritable_out_or_a_second_demo_before_any_work(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me\n")
+    data, work = tmp_path / "data", tmp_path / "work"
+    proc = run_script("scripts/demo.sh", "--smoke", "--data-root", data, "--work", work, "--out", blocker / "demo")
+    assert_refused(proc, f"cannot write to {blocker}: choose a writable --out")
+    assert blocker.read_text() == "keep me\n"
+    with held_lock(work / ".lock"):
+        proc = run_script("scripts/demo.sh", "--smoke", "--data-root", data, "--work", work, "--out", tmp_path / "out")
+    assert_refused(proc, f"another demo.sh is writing {work} right now")
+    assert not data.exists() and not (work / "runs").exists() and not (tmp_path / "out").exists()
