@@ -332,3 +332,47 @@ def test_fast_path_saves_less_than_reference_and_at_most_two_extra_activations()
     # (B x H x T fp32) and W- (Dh x Dh)
     allowance = 2 * unit + bsz * H * t * 4 + DH * DH * 4
     assert fast <= softmax + allowance, (fast, softmax, unit)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel", ["auto", "reference"])
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_beam_shared_encoder_keys_match_a_cache_per_hypothesis(dtype, kernel, need_weights):
+    """Beam search with set_beam_size(beam): encoder keys projected and cached once per
+    sentence (as fairseq does) give each hypothesis the same output and weights as a
+    cache per hypothesis, through reordering within sentences and a shrinking batch."""
+    beam, sents, steps = 3, 2, 4
+    shared, per_hyp = module_pair(dtype, "fixed", "module", encoder_decoder_attention=True)
+    if kernel == "reference":
+        shared, per_hyp = per_hyp, shared
+        per_hyp.load_state_dict(shared.state_dict())
+    shared.set_beam_size(beam)
+    for m in (shared, per_hyp):
+        m.eval()
+    enc = randn(S, sents, C, seed=20, dtype=dtype).repeat_interleave(beam, dim=1)  # S x sents*beam x C
+    pad = torch.zeros(sents, S, dtype=torch.bool)
+    pad[1, -2:] = True
+    pad = pad.repeat_interleave(beam, dim=0)
+    queries = randn(steps, sents * beam, C, seed=21, dtype=dtype)
+    states = ({}, {})
+    with torch.no_grad():
+        for t in range(steps):
+            outs = [m(queries[t:t + 1], enc, enc, key_padding_mask=pad, incremental_state=st, static_kv=True,
+                      need_weights=need_weights, need_head_weights=need_weights)
+                    for m, st in zip((shared, per_hyp), states)]
+            close(outs[0][0], outs[1][0], dtype)
+            if need_weights:
+                close(outs[0][1], outs[1][1], dtype)
+            # hypotheses move within their sentence, as beam search does
+            order = torch.tensor([2, 2, 0, 4, 3, 5]) if t % 2 == 0 else torch.arange(sents * beam)
+            for m, st in zip((shared, per_hyp), states):
+                m.reorder_incremental_state(st, order)
+        assert shared._get_input_buffer(states[0])["prev_key"].size(0) == sents  # one entry per sentence
+        # the first sentence finishes: the batch shrinks to the second one's hypotheses
+        keep = torch.tensor([3, 4, 5])
+        for m, st in zip((shared, per_hyp), states):
+            m.reorder_incremental_state(st, keep)
+        q = queries[-1:, 3:]
+        got, want = (m(q, enc[:, 3:], enc[:, 3:], key_padding_mask=pad[3:], incremental_state=st, static_kv=True,
+                       need_weights=False)[0] for m, st in zip((shared, per_hyp), states))
+        close(got, want, dtype)

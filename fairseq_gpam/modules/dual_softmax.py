@@ -112,11 +112,19 @@ def dual_softmax_attention_reference(
     A row whose keys are all masked gets zero weight everywhere, so its
     output is 0 instead of NaN.
     """
-    probs_pos = _masked_softmax(q_pos, k, mask)
     if q_neg is None:
+        probs_pos = _masked_softmax(q_pos, k, mask)
         weights = probs_pos if _is_one(lam_pos) else lam_pos * probs_pos
     else:
-        weights = lam_pos * probs_pos - lam_neg * _masked_softmax(q_neg, k, mask)
+        # both maps from one product and one softmax: B x H x 2 x T x S
+        bsz, num_heads, tgt_len, head_dim = q_pos.shape
+        both = torch.stack([q_pos, q_neg], dim=2).view(bsz, num_heads, 2 * tgt_len, head_dim)
+        probs = _masked_softmax(both, k, None if mask is None else mask.unsqueeze(2), pair=True)
+        probs_pos, probs_neg = probs[:, :, 0], probs[:, :, 1]
+        if not torch.is_tensor(lam_neg) and lam_pos == 1.0 + lam_neg:
+            weights = torch.lerp(probs_pos, probs_neg, -lam_neg)  # P+ - l-(P- - P+)
+        else:
+            weights = lam_pos * probs_pos - lam_neg * probs_neg
     attn = F.dropout(weights, p=dropout_p, training=True) if dropout_p > 0 else weights
     context = torch.matmul(attn.to(v.dtype), v)
     return DualAttentionOutput(context, weights if need_weights else None)
@@ -486,9 +494,15 @@ def _reduce_to(per_head: Optional[Tensor], shape) -> Optional[Tensor]:
     return per_head.reshape(shape)
 
 
-def _masked_softmax(q: Tensor, k: Tensor, mask: Optional[Tensor]) -> Tensor:
-    """softmax(q k^T + mask) in fp32 (or fp64), B x H x T x S; fully masked rows are 0."""
+def _masked_softmax(q: Tensor, k: Tensor, mask: Optional[Tensor], pair: bool = False) -> Tensor:
+    """softmax(q k^T + mask) in fp32 (or fp64), B x H x T x S; fully masked rows are 0.
+
+    With ``pair``, q is B x H x 2T x Dh (two query sets stacked along T), the mask
+    broadcasts to B x H x 2 x T x S, and so does the result.
+    """
     scores = torch.matmul(q, k.transpose(-1, -2))
+    if pair:
+        scores = scores.unflatten(2, (2, -1))
     if scores.dtype in (torch.float16, torch.bfloat16):
         scores = scores.float()
     if mask is None:

@@ -85,11 +85,6 @@ class GpamMultiheadAttention(MultiheadAttention):
                 for w in self.neg_query_weight:
                     nn.init.xavier_uniform_(w)
 
-    def set_beam_size(self, beam_size: int) -> None:
-        # fairseq's beamable encoder-decoder attention optimisation is left out:
-        # the cache always holds one entry per hypothesis.
-        pass
-
     def negative_query(self, q: Tensor) -> Tensor:
         """Q- = ReLU(Q+) W-. q: B x H x T x Dh (already scaled, which ReLU commutes with)."""
         return torch.matmul(F.relu(q), self.neg_query_weight.to(q.dtype))
@@ -148,11 +143,19 @@ class GpamMultiheadAttention(MultiheadAttention):
         elif key is None:
             k = v = None
         else:
+            if (self.encoder_decoder_attention and self.beam_size > 1 and incremental_state is not None
+                    and key.size(1) == bsz):
+                # beam search (fairseq's set_beam_size): the hypotheses of a sentence
+                # share its encoder keys, so they are projected and cached once per
+                # sentence, and the cache needs no reordering (fairseq does the same)
+                key = key.view(key.size(0), -1, self.beam_size, embed_dim)[:, :, 0]
+                if key_padding_mask is not None:
+                    key_padding_mask = key_padding_mask.view(-1, self.beam_size, key_padding_mask.size(1))[:, 0]
             k = self.k_proj(key)
             v = self.v_proj(key if self.encoder_decoder_attention else value)
         q = self._split_heads(q, bsz)  # B x H x T x Dh, not yet scaled
-        k = None if k is None else self._split_heads(k, bsz)  # B x H x S x Dh
-        v = None if v is None else self._split_heads(v, bsz)
+        k = None if k is None else self._split_heads(k, k.size(1))  # B x H x S x Dh (B/beam: see above)
+        v = None if v is None else self._split_heads(v, v.size(1))
 
         if saved_state is not None:
             k, v, key_padding_mask = self._update_cache(
@@ -164,6 +167,15 @@ class GpamMultiheadAttention(MultiheadAttention):
                 key_padding_mask = None
             else:
                 key_padding_mask = key_padding_mask.to(torch.bool)
+
+        # keys cached once per sentence in beam search: the hypotheses of a sentence
+        # become extra query rows of that sentence (B x H x T -> B/beam x H x beam*T)
+        beams = bsz // k.size(0)
+        if beams > 1:
+            if attn_mask is not None:
+                raise NotImplementedError("an attn_mask with beam-shared encoder keys is not supported")
+            q = q.reshape(k.size(0), beams, self.num_heads, tgt_len, self.head_dim)
+            q = q.transpose(1, 2).reshape(k.size(0), self.num_heads, beams * tgt_len, self.head_dim)
 
         lam_pos, lam_neg = self.lambdas()
         want_weights = need_weights or self.collect_stats
@@ -190,6 +202,8 @@ class GpamMultiheadAttention(MultiheadAttention):
                 out_weight=self.out_proj.weight if plain_out_proj else None,
                 out_bias=self.out_proj.bias if plain_out_proj else None,
             )
+            if beams > 1:  # beam*T x B/beam x C -> T x B x C
+                out = out.view(beams, tgt_len, k.size(0), -1).permute(1, 2, 0, 3).reshape(tgt_len, bsz, -1)
             return (out if plain_out_proj else self.out_proj(out)), None
 
         q = q * self.scaling
@@ -207,15 +221,18 @@ class GpamMultiheadAttention(MultiheadAttention):
             need_weights=want_weights,
             fused=self.options.kernel == "auto",
         )
+        context, signed = result.context, result.weights
+        if beams > 1:  # B/beam x H x beam*T x (Dh or S) -> B x H x T x (Dh or S)
+            context, signed = (None if x is None else self._unfold_beams(x, beams, tgt_len) for x in (context, signed))
         if self.collect_stats:
-            self._record_stats(result.weights)
+            self._record_stats(signed)
 
-        out = result.context.permute(2, 0, 1, 3).reshape(tgt_len, bsz, embed_dim)
+        out = context.permute(2, 0, 1, 3).reshape(tgt_len, bsz, embed_dim)
         out = self.out_proj(out)
 
         weights = None
         if need_weights:
-            weights = result.weights.transpose(0, 1)  # H x B x T x S
+            weights = signed.transpose(0, 1)  # H x B x T x S
             if not need_head_weights:
                 weights = weights.mean(dim=0)
         return out, weights
@@ -223,6 +240,11 @@ class GpamMultiheadAttention(MultiheadAttention):
     def _split_heads(self, x: Tensor, bsz: int) -> Tensor:
         """L x B x C -> B x H x L x Dh."""
         return x.view(-1, bsz, self.num_heads, self.head_dim).permute(1, 2, 0, 3)
+
+    def _unfold_beams(self, x: Tensor, beams: int, tgt_len: int) -> Tensor:
+        """B/beam x H x beam*T x D -> B x H x T x D (hypotheses of a sentence adjacent, as in fairseq)."""
+        sents, heads, _, last = x.shape
+        return x.view(sents, heads, beams, tgt_len, last).transpose(1, 2).reshape(sents * beams, heads, tgt_len, last)
 
     def _dropout_active(self) -> bool:
         return self.dropout_module.p > 0 and (
