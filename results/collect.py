@@ -85,7 +85,8 @@ def read_runs(roots):
             info = json.loads(info_path.read_text())
             if str(info.get("dry_run", "0")) == "1":
                 continue
-            run = {"dir": run_dir, "info": info, "log": parse_train_log(run_dir / "train.log"), "evals": {}}
+            run = {"dir": run_dir, "rel": run_dir.relative_to(root).as_posix(), "info": info,
+                   "log": parse_train_log(run_dir / "train.log"), "evals": {}}
             for eval_path in sorted(run_dir.glob("eval-*.json")):
                 result = json.loads(eval_path.read_text())
                 run["evals"][result.get("checkpoint", eval_path.stem)] = result
@@ -274,7 +275,7 @@ def run_rows(runs):
             "training time": "–" if secs is None else f"{secs / 60:.1f} min",
             "hardware": hardware,
             "best valid loss (base 2)": f"{min(l for _, l in log['valid']):.3f}" if log["valid"] else "–",
-            "run": str(run["dir"]),
+            "run": run["rel"],  # relative to the runs directory: tables do not depend on where they are rebuilt
         })
     return rows
 
