@@ -30,6 +30,8 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from scipy.stats import ttest_rel
+
 # The paper's figures (Heo & Choi, arXiv 2410.15578), as recovered in the project's DESIGN.md,
 # section 1 ("Numbers recovered", from secondary sources: the paper's tables were not readable).
 # Shown beside ours only for a full-size run of the same benchmark, direction and model.
@@ -188,6 +190,7 @@ def summarise(runs, ref_dirs):
                     if key == "sacrebleu":
                         for seed in sorted(set(base_vals) & set(sys_vals)):
                             p_values.append((seed, bootstrap_for(baseline, treated, seed, ckpt, ref_dirs)))
+                    seed_test = paired_t_over_seeds(base_vals, sys_vals)
                     paper = paper_row(setting, key)
                     sample = (baseline or treated)[0]
                     rows.append({
@@ -201,6 +204,7 @@ def summarise(runs, ref_dirs):
                             "daGPAM" if (sm < bm if key in LOWER_IS_BETTER else sm > bm) else "baseline"),
                         "p (paired bootstrap, per seed)": ", ".join(
                             f"seed {s}: {p:.3f}" if p is not None else f"seed {s}: n/a" for s, p in p_values) or "–",
+                        "p (paired t-test over seeds)": seed_test,
                         "train time (baseline/daGPAM)": train_minutes(baseline, treated),
                         "paper baseline": paper["softmax"] if paper else "–",
                         "paper daGPAM": paper["dagpam"] if paper else "–",
@@ -209,6 +213,21 @@ def summarise(runs, ref_dirs):
                         "scale": scale_of(baseline, treated),
                     })
     return rows
+
+
+def paired_t_over_seeds(base_vals, sys_vals):
+    """Two-sided paired t-test of daGPAM against the baseline over the seeds both have: 'p (n=N)'.
+
+    Pairs by seed (the seed fixes initialisation and data order in both systems); needs 2 pairs
+    with differences that are not all equal.
+    """
+    seeds = sorted(s for s in set(base_vals) & set(sys_vals)
+                   if base_vals[s] is not None and sys_vals[s] is not None)
+    diffs = [sys_vals[s] - base_vals[s] for s in seeds]
+    if len(diffs) < 2 or max(diffs) == min(diffs):
+        return "–"
+    p = ttest_rel([sys_vals[s] for s in seeds], [base_vals[s] for s in seeds]).pvalue
+    return f"{p:.3f} (n={len(diffs)})"
 
 
 def train_minutes(baseline, treated):
@@ -355,7 +374,8 @@ def plot_valid_loss(runs, out_dir: Path):
 
 
 SUMMARY_COLUMNS = ["setting", "checkpoint", "metric", "baseline", "daGPAM", "difference", "better",
-                   "seeds (baseline/daGPAM)", "p (paired bootstrap, per seed)", "daGPAM system",
+                   "seeds (baseline/daGPAM)", "p (paired bootstrap, per seed)", "p (paired t-test over seeds)",
+                   "daGPAM system",
                    "train time (baseline/daGPAM)", "paper baseline", "paper daGPAM", "scale"]
 
 
@@ -373,7 +393,9 @@ def collect(roots, out_dir: Path, ref_dirs=(), title="Results", note=""):
         f"p: paired bootstrap resampling (Koehn 2004; sacreBLEU's implementation, {BOOTSTRAP_SAMPLES} "
         "resamples) of the daGPAM system against the baseline of the same seed on sacreBLEU. The test is "
         "two-sided: a small p says the two differ by more than chance explains, in the direction of the "
-        "difference column. Paper figures are the paper's own runs at "
+        "difference column. p (paired t-test over seeds): two-sided paired t-test of the per-seed values of "
+        "daGPAM against the baseline's, pairing equal seeds (few seeds make it weak: n=3 gives 2 degrees "
+        "of freedom). Paper figures are the paper's own runs at "
         "full scale, shown only next to full-size runs of the same setting.\n"
     )
     if note:
@@ -423,7 +445,8 @@ def main(argv=None) -> int:
         return 2
     summary, _ = collect(args.roots, args.out, args.refs, args.title, note)
     print(to_markdown(summary, ["setting", "metric", "daGPAM system", "baseline", "daGPAM", "difference",
-                                "p (paired bootstrap, per seed)", "train time (baseline/daGPAM)"]))
+                                "p (paired bootstrap, per seed)", "p (paired t-test over seeds)",
+                                "train time (baseline/daGPAM)"]))
     return 0
 
 

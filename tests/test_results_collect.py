@@ -79,6 +79,10 @@ def test_collect_tables(runs, tmp_path):
     # daGPAM's hypotheses equal the references, the baseline's do not: significant for every seed
     p_values = [float(p.split(": ")[1]) for p in full["p (paired bootstrap, per seed)"].split(", ")]
     assert len(p_values) == 3 and all(p < 0.01 for p in p_values)
+    # over seeds, paired by seed: differences 1.0, 1.4, 1.2 -> t = 1.2 / (0.2 / sqrt(3)) on 2 degrees of freedom
+    t = 1.2 / (0.2 / 3 ** 0.5)
+    assert full["p (paired t-test over seeds)"] == f"{2 * (1 - student_t_cdf(t, 2)):.3f} (n=3)"
+    assert cpu_p_over_seeds(rows) == "–"  # one seed: no test
     assert (full["paper baseline"], full["paper daGPAM"]) == ("28.54", "29.25")
     assert "0.000 x" not in full["scale"] and "1.23M params" in full["scale"] and "8192 tokens" in full["scale"]
     cpu = next(r for r in rows if r["metric"] == "sacreBLEU" and "cpu preset" in r["setting"])
@@ -136,3 +140,14 @@ def test_unwritable_output_directory_is_named(runs, tmp_path):
     assert proc.returncode == 2
     assert f"cannot write the tables into --out {blocker / 'tables'}" in proc.stderr
     assert "Traceback" not in proc.stderr and blocker.read_text() == "keep me\n"
+
+
+def student_t_cdf(t, dof):
+    """Closed form of Student's t CDF for 2 degrees of freedom (the only case used here)."""
+    assert dof == 2
+    return 0.5 + t / (2 * (2 + t * t) ** 0.5)
+
+
+def cpu_p_over_seeds(rows):
+    return next(r for r in rows if r["metric"] == "sacreBLEU" and "cpu preset" in r["setting"])[
+        "p (paired t-test over seeds)"]
