@@ -57,8 +57,8 @@ if [[ $SMOKE == 1 ]]; then
   GEN_LIMITS=(--max-len-a 1.2 --max-len-b 10)   # an undertrained model must not decode for minutes
 else
   NAME=demo
-  MT_DATA=deen_docs; MT_PRESET=cpu; MT_UPDATES=240
-  LM_DATA=ci_lm;     LM_PRESET=cpu; LM_UPDATES=150
+  MT_DATA=deen_docs; MT_PRESET=cpu; MT_UPDATES=150
+  LM_DATA=ci_lm;     LM_PRESET=cpu; LM_UPDATES=100
   GEN_LIMITS=(--max-len-a 1.2 --max-len-b 10)
 fi
 OUT=${OUT:-$REPO/results/$NAME}
