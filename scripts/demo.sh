@@ -3,7 +3,7 @@
 # shipped in data-prep/corpora, evaluate BLEU and perplexity, print a side-by-side table and
 # write it to results/demo/ (results/demo-smoke/ with --smoke).
 #
-# A scaled-down CPU run (about 15 minutes on 2 cores; --smoke about 2): it compares the two
+# A scaled-down CPU run (about 15 minutes on 2 cores; --smoke about 3): it compares the two
 # attentions at equal size, data and updates; it is not a reproduction of the paper's numbers.
 #
 #   scripts/demo.sh [--smoke] [--seed N] [--out DIR] [--data-root DIR] [--work DIR]
@@ -16,7 +16,7 @@ usage() {
   cat <<'EOF'
 usage: scripts/demo.sh [--smoke] [--seed N] [--out DIR] [--data-root DIR] [--work DIR]
 
-  --smoke          about 2 minutes: small corpora, tiny models, a few updates (default: the ~15-minute demo)
+  --smoke          about 3 minutes: small corpora, tiny models, a few updates (default: the ~15-minute demo)
   --seed N         training seed (default 1)
   --out DIR        where the tables go (default results/demo, results/demo-smoke with --smoke)
   --data-root DIR  prepared data (default $DATA_ROOT or <repo>/work); missing datasets are prepared
