@@ -82,11 +82,11 @@ def test_collect_tables(runs, tmp_path):
     # over seeds, paired by seed: differences 1.0, 1.4, 1.2 -> t = 1.2 / (0.2 / sqrt(3)) on 2 degrees of freedom
     t = 1.2 / (0.2 / 3 ** 0.5)
     assert full["p (paired t-test over seeds)"] == f"{2 * (1 - student_t_cdf(t, 2)):.3f} (n=3)"
-    assert cpu_p_over_seeds(rows) == "–"  # one seed: no test
     assert (full["paper baseline"], full["paper daGPAM"]) == ("28.54", "29.25")
     assert "0.000 x" not in full["scale"] and "1.23M params" in full["scale"] and "8192 tokens" in full["scale"]
     cpu = next(r for r in rows if r["metric"] == "sacreBLEU" and "cpu preset" in r["setting"])
     assert cpu["paper baseline"] == "–" and cpu["p (paired bootstrap, per seed)"] == "seed 1: n/a"
+    assert cpu["p (paired t-test over seeds)"] == "–"  # one seed: no test
     lm = next(r for r in rows if r["metric"] == "test perplexity")
     assert (lm["paper baseline"], lm["paper daGPAM"]) == ("25.96", "25.33") and lm["better"] == "daGPAM"
     assert "context window 400" in (out / "wikitext-103.md").read_text()
@@ -146,8 +146,3 @@ def student_t_cdf(t, dof):
     """Closed form of Student's t CDF for 2 degrees of freedom (the only case used here)."""
     assert dof == 2
     return 0.5 + t / (2 * (2 + t * t) ** 0.5)
-
-
-def cpu_p_over_seeds(rows):
-    return next(r for r in rows if r["metric"] == "sacreBLEU" and "cpu preset" in r["setting"])[
-        "p (paired t-test over seeds)"]
