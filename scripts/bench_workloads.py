@@ -252,11 +252,16 @@ def generation_run(model, dictionary, sample: dict, beam: int = 5) -> Callable[[
 
     The models are untrained, so their own end-of-sentence decisions would make
     the two runs decode different numbers of steps: min_len = max_len forces
-    every hypothesis to exactly ``forced_length(sample)`` steps.
+    every hypothesis to exactly ``forced_length(sample)`` steps. The model is
+    prepared as ``fairseq-generate`` prepares it (``prepare_for_inference_`` with
+    the default options: beam-sized buffers, no attention weights asked of the
+    decoder layers unless --print-alignment).
     """
     from fairseq.sequence_generator import SequenceGenerator
+    from omegaconf import OmegaConf
 
     model.eval()
+    model.prepare_for_inference_(OmegaConf.create({"generation": {"beam": beam, "print_alignment": False}}))
     length = forced_length(sample)
     generator = SequenceGenerator([model], dictionary, beam_size=beam, max_len_a=0,
                                   max_len_b=length, min_len=length)

@@ -2,7 +2,7 @@
 
 Fast paths: ``dual_queries`` and ``combine_dual_heads`` (custom autograd functions,
 and their plain-autograd form used under autocast), ``dual_softmax_attention_heads``
-(one fused call for Q+ and Q-), and the module's ``--gpam-kernel auto`` forward in
+(one fused call for Q+ and Q-), ``dual_softmax_attention_decode`` (incremental decoding), and the module's ``--gpam-kernel auto`` forward in
 training, with masks and padding, in incremental decoding and with trainable
 per-head lambdas. Each is checked in fp32 and bf16, outputs and gradients.
 
@@ -19,6 +19,7 @@ import torch
 from fairseq_gpam.modules.dual_softmax import (
     combine_dual_heads,
     dual_queries,
+    dual_softmax_attention_decode,
     dual_softmax_attention_heads,
     dual_softmax_attention_reference,
     merge_masks,
@@ -62,11 +63,15 @@ def naive_dual_queries(q, weight):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("groups", [1, H])
-def test_dual_queries_match_naive_values_and_gradients(dtype, groups):
+@pytest.mark.parametrize("grad_layout", ["contiguous", "flash kernel (B x T x 2H x Dh)"])
+def test_dual_queries_match_naive_values_and_gradients(dtype, groups, grad_layout):
     # q as fairseq makes it: a B x H x T x Dh view of a time-major T x B x C projection
     q_tb = randn(T, B, C, seed=0, dtype=dtype).requires_grad_(True)
     weight = randn(groups, DH, DH, seed=1, dtype=dtype).requires_grad_(True)
-    grad_out = randn(B, 2 * H, T, DH, seed=2, dtype=dtype)
+    if grad_layout == "contiguous":
+        grad_out = randn(B, 2 * H, T, DH, seed=2, dtype=dtype)
+    else:  # the layout the CPU flash-attention backward returns: rows of Q- gradients are a view
+        grad_out = randn(B, T, 2 * H, DH, seed=2, dtype=dtype).transpose(1, 2)
 
     def run(fn):
         q_tb.grad = weight.grad = None
@@ -76,7 +81,7 @@ def test_dual_queries_match_naive_values_and_gradients(dtype, groups):
         return out.detach(), q_tb.grad.clone(), weight.grad.clone()
 
     fast, naive = run(dual_queries), run(naive_dual_queries)
-    assert fast[0].is_contiguous() and fast[0].shape == (B, 2 * H, T, DH)
+    assert fast[0].shape == (B, 2 * H, T, DH)
     for got, want in zip(fast, naive):
         close(got, want, dtype)
     # heads 2h are Q+ itself, exactly
@@ -169,6 +174,65 @@ def test_fused_heads_match_reference(dtype, case):
         lam = theta.reshape(-1, 1, 1)
         ctx = dual_softmax_attention_reference(q_pos, q_neg, kf, vf, 1 + lam, lam, mask).context
         return ctx.permute(2, 0, 1, 3).reshape(T, B, C)
+
+    results = []
+    for fn in (fast, reference):
+        for leaf in leaves:
+            leaf.grad = None
+        out = fn()
+        out.backward(grad_out.to(out.dtype))
+        results.append([out.detach()] + [leaf.grad.clone() for leaf in leaves])
+    got, want = results
+    assert all(torch.isfinite(t).all() for t in got)
+    for a, b in zip(got, want):
+        close(a, b, dtype)
+    if case == "a fully padded row":
+        assert (got[0][:, 0] == 0).all()
+
+
+DECODE_LAMBDAS = {
+    "fixed (lambda+ = 1 + lambda-)": lambda: (1.3, 0.3),
+    "fixed, other total": lambda: (0.9, 0.3),
+    "trainable, per head": lambda: torch.tensor([0.1, 0.2, 0.3, 0.6]),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", ["none", "padding", "a fully padded row"])
+@pytest.mark.parametrize("groups", [1, H])
+@pytest.mark.parametrize("lambdas", list(DECODE_LAMBDAS))
+def test_decode_path_matches_reference(dtype, case, groups, lambdas):
+    """The incremental-decoding path (two query rows per sentence, e.g. beam hypotheses)."""
+    _, kpm = mask_case(case)
+    kpm = None if kpm is None else kpm.bool()
+    rows = 2
+    q = randn(B, H, rows, DH, seed=20, dtype=dtype).requires_grad_(True)
+    k = randn(B, H, S, DH, seed=21, dtype=dtype).requires_grad_(True)
+    v = randn(B, H, S, DH, seed=22, dtype=dtype).requires_grad_(True)
+    weight = (randn(groups, DH, DH, seed=23) / DH ** 0.5).to(dtype).requires_grad_(True)
+    lam = DECODE_LAMBDAS[lambdas]()
+    theta = lam.clone().requires_grad_(True) if torch.is_tensor(lam) else None
+    scale = DH ** -0.5
+    grad_out = randn(rows, B, C, seed=24, dtype=dtype)
+    leaves = [q, k, v, weight] + ([theta] if theta is not None else [])
+
+    def lambdas_now():
+        return (1 + theta, theta) if theta is not None else lam
+
+    def fast():
+        lam_pos, lam_neg = lambdas_now()
+        return dual_softmax_attention_decode(q, k, v, weight, lam_pos, lam_neg, key_padding_mask=kpm, scale=scale)
+
+    def reference():
+        qf, kf, vf, wf = (t.float() for t in (q, k, v, weight))
+        q_pos = qf * scale
+        q_neg = naive_dual_queries(q_pos, wf)[:, 1::2]
+        lam_pos, lam_neg = lambdas_now()
+        if theta is not None:
+            lam_pos, lam_neg = lam_pos.reshape(-1, 1, 1), lam_neg.reshape(-1, 1, 1)
+        mask = merge_masks(None, kpm, torch.float32)
+        ctx = dual_softmax_attention_reference(q_pos, q_neg, kf, vf, lam_pos, lam_neg, mask).context
+        return ctx.permute(2, 0, 1, 3).reshape(rows, B, C)
 
     results = []
     for fn in (fast, reference):

@@ -12,7 +12,7 @@ The queries arrive already scaled by 1/sqrt(d_head) and split into heads; the
 projections, the negative query Q- = ReLU(Q+) W- and the cache live in
 :mod:`fairseq_gpam.modules.gpam_multihead_attention`.
 
-Two implementations compute the same thing:
+Several implementations compute the same thing:
 
 * :func:`dual_softmax_attention_reference` materialises both maps (softmax in
   fp32) and is used whenever the signed weights are needed or attention
@@ -22,6 +22,12 @@ Two implementations compute the same thing:
   PyTorch's fused ``scaled_dot_product_attention`` (the negative queries
   become extra heads that share the keys and values, as in grouped-query
   attention) and combines the two outputs: A V = lambda+ (A+ V) - lambda- (A- V).
+* :func:`dual_softmax_attention_heads` is the module's training path: the same
+  fused call, with Q- built and the outputs combined (and projected) by small
+  autograd functions that keep the memory close to softmax attention's.
+* :func:`dual_softmax_attention_decode` is the module's incremental-decoding
+  path: a few query rows per step, where one explicit product for both maps,
+  their combination and one product with the values beat the fused kernel.
 """
 
 from dataclasses import dataclass
@@ -218,7 +224,8 @@ def dual_queries(q: Tensor, neg_query_weight: Tensor) -> Tensor:
         neg_query_weight: G x Dh x Dh, W- shared by all heads (G = 1) or one per head (G = H).
 
     Returns:
-        B x 2H x T x Dh, contiguous: head 2h is Q+_h, head 2h+1 is Q-_h.
+        B x 2H x T x Dh: head 2h is Q+_h, head 2h+1 is Q-_h (stored B x T x 2H x Dh,
+        the layout of PyTorch's CPU flash-attention kernel; under autocast, contiguous).
     """
     if neg_query_weight.size(0) not in (1, q.size(1)):
         raise ValueError(
@@ -316,6 +323,61 @@ def dual_softmax_attention_heads(
     return combine_dual_heads_project(both, lam_pos, lam_neg, out_weight, out_bias)
 
 
+def dual_softmax_attention_decode(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    neg_query_weight: Tensor,
+    lam_pos: Lambda,
+    lam_neg: Lambda,
+    *,
+    key_padding_mask: Optional[Tensor] = None,
+    scale: float = 1.0,
+) -> Tensor:
+    """daGPAM for a few query rows per sentence (incremental decoding), time-major.
+
+    With one query per hypothesis the fused kernel's fixed cost outweighs its
+    work, so this path goes the way fairseq's own incremental attention goes:
+    one product scores Q+ and Q- (stacked along the query axis), a softmax in
+    fp32, then the two maps are combined, A = lambda+ A+ - lambda- A-, before
+    the single product with the values.
+
+    Args:
+        q: B x H x T x Dh positive queries Q+ (not yet scaled).
+        k, v: B x H x S x Dh.
+        neg_query_weight: G x Dh x Dh, W- (G = 1 or H).
+        lam_pos, lam_neg: floats, or tensors of 1 or H values.
+        key_padding_mask: B x S bool, True at padded keys. A sentence whose keys
+            are all padded gets zero weight (output 0), as in the reference path.
+        scale: score scale, 1/sqrt(Dh).
+
+    Returns:
+        T x B x (H Dh) context (lambda+ A+ - lambda- A-) V.
+    """
+    bsz, heads, tgt_len, head_dim = q.shape
+    q = q * scale
+    neg = _apply_neg_weight(torch.relu(q), neg_query_weight.to(q.dtype))
+    scores = torch.matmul(torch.cat([q, neg], dim=2), k.transpose(-1, -2))  # B x H x 2T x S
+    dead = None
+    if key_padding_mask is not None:
+        dead = key_padding_mask.all(dim=-1)  # B: no key to attend to
+        blocked = key_padding_mask & ~dead.unsqueeze(-1)
+        scores = scores.masked_fill(blocked.view(bsz, 1, 1, -1), float("-inf"))
+    probs = torch.softmax(scores, dim=-1, dtype=torch.float32)
+    if dead is not None:
+        probs = probs.masked_fill(dead.view(bsz, 1, 1, 1), 0.0)
+    p_pos, p_neg = probs[:, :, :tgt_len], probs[:, :, tgt_len:]
+    if torch.is_tensor(lam_pos) or torch.is_tensor(lam_neg):
+        lp, ln = (as_head_lambda(lam, heads) for lam in (lam_pos, lam_neg))
+        weights = lp * p_pos - ln * p_neg
+    elif lam_pos == 1.0 + lam_neg:
+        weights = torch.lerp(p_pos, p_neg, -lam_neg)  # P+ - l-(P- - P+)
+    else:
+        weights = lam_pos * p_pos - lam_neg * p_neg
+    context = torch.matmul(weights.to(v.dtype), v)  # B x H x T x Dh
+    return context.permute(2, 0, 1, 3).reshape(tgt_len, bsz, heads * head_dim)
+
+
 def _autocast_on(x: Tensor) -> bool:
     return torch.is_autocast_enabled(x.device.type)
 
@@ -328,15 +390,27 @@ def _apply_neg_weight(r: Tensor, weight: Tensor) -> Tensor:
 
 
 class _DualQueries(torch.autograd.Function):
-    """Forward: [Q+; ReLU(Q+) W-] as 2H heads. Saves only its own output and W-."""
+    """Forward: [Q+; ReLU(Q+) W-] as 2H heads. Saves only its own output and W-.
+
+    The output lives in a B x T x H x 2 x Dh buffer (seen as B x 2H x T x Dh), the
+    layout PyTorch's CPU flash-attention kernel works in: the kernel reads it and
+    writes its output and gradients in it without copies, and the rows of Q- and
+    of its gradient form one (B T H) x Dh matrix each, so with a shared W- every
+    product is a single matrix product over strided rows.
+    """
 
     @staticmethod
     def forward(ctx, q: Tensor, weight: Tensor) -> Tensor:
         bsz, heads, tgt_len, head_dim = q.shape
-        out = q.new_empty(bsz, 2 * heads, tgt_len, head_dim)
-        pair = out.view(bsz, heads, 2, tgt_len, head_dim)
-        pair[:, :, 0].copy_(q)
-        pair[:, :, 1].copy_(_apply_neg_weight(torch.relu(pair[:, :, 0]), weight))
+        buf = q.new_empty(bsz, tgt_len, heads, 2, head_dim)
+        q_pos, q_neg = buf[:, :, :, 0], buf[:, :, :, 1]  # B x T x H x Dh each
+        q_pos.copy_(q.transpose(1, 2))
+        relu_q = torch.relu(q_pos)  # dense B x T x H x Dh
+        if weight.size(0) == 1:
+            torch.mm(relu_q.reshape(-1, head_dim), weight[0], out=q_neg.view(-1, head_dim))
+        else:
+            q_neg.copy_(torch.einsum("bthd,hde->bthe", relu_q, weight))
+        out = buf.view(bsz, tgt_len, 2 * heads, head_dim).transpose(1, 2)
         ctx.save_for_backward(out, weight)
         # the gradient of q is written in q's own layout (e.g. time-major), so
         # the views that made q need no copy on the way back
@@ -348,24 +422,31 @@ class _DualQueries(torch.autograd.Function):
         out, weight = ctx.saved_tensors
         bsz, two_heads, tgt_len, head_dim = out.shape
         heads = two_heads // 2
-        q = out.view(bsz, heads, 2, tgt_len, head_dim)[:, :, 0]
-        grad = grad.reshape(bsz, heads, 2, tgt_len, head_dim)
-        grad_pos, grad_neg = grad[:, :, 0], grad[:, :, 1]
+        q = out.unflatten(1, (heads, 2))[:, :, 0]  # B x H x T x Dh
+        pair = grad.unflatten(1, (heads, 2))
+        grad_pos = pair[:, :, 0]
+        # B T H x Dh rows: a view when grad is in the kernel's layout, a copy otherwise
+        grad_neg_rows = pair[:, :, 1].transpose(1, 2).reshape(-1, head_dim)
         grad_q = grad_weight = None
         if ctx.needs_input_grad[0]:
             if weight.size(0) == 1:
-                through_neg = torch.matmul(grad_neg, weight[0].t())
+                through_neg = torch.mm(grad_neg_rows, weight[0].t())
             else:
-                through_neg = torch.einsum("bhte,hde->bhtd", grad_neg, weight)
+                through_neg = torch.einsum("nhe,hde->nhd", grad_neg_rows.view(-1, heads, head_dim), weight)
+            through_neg = through_neg.view(bsz, tgt_len, heads, head_dim).transpose(1, 2)
             layout = ctx.q_layout
             grad_q = torch.empty_strided(layout.shape, layout.stride(), dtype=grad.dtype, device=grad.device)
-            torch.add(through_neg.masked_fill_(q <= 0, 0.0), grad_pos, out=grad_q)
+            # ReLU's backward (grad where q > 0, else 0), then the direct path
+            through_neg = torch.ops.aten.threshold_backward(through_neg, q, 0)
+            torch.add(through_neg, grad_pos, out=grad_q)
         if ctx.needs_input_grad[1]:
-            relu_q = torch.relu(q)
+            relu_rows = torch.relu(q.transpose(1, 2)).reshape(-1, head_dim)  # B T H x Dh
             if weight.size(0) == 1:
-                grad_weight = torch.einsum("bhtd,bhte->de", relu_q, grad_neg).unsqueeze(0)
+                grad_weight = torch.mm(relu_rows.t(), grad_neg_rows).unsqueeze(0)
             else:
-                grad_weight = torch.einsum("bhtd,bhte->hde", relu_q, grad_neg)
+                grad_weight = torch.einsum(
+                    "nhd,nhe->hde", relu_rows.view(-1, heads, head_dim), grad_neg_rows.view(-1, heads, head_dim)
+                )
         return grad_q, grad_weight
 
 
@@ -399,21 +480,25 @@ def _combine_backward(grad: Tensor, shape, both: Optional[Tensor], lam_pos: Lamb
     """
     bsz, two_heads, tgt_len, head_dim = shape
     heads = two_heads // 2
-    grad = grad.reshape(tgt_len, bsz, heads, head_dim).permute(1, 2, 0, 3)  # B x H x T x Dh
+    grad = grad.reshape(tgt_len, bsz, heads, head_dim)
+    # d/dO+ = lambda+ grad, d/dO- = -lambda- grad, as one broadcast product (H x 2 x 1
+    # factors) written in B x T x H x 2 x Dh: the layout the CPU flash-attention
+    # backward reads without a copy
     if torch.is_tensor(lam_pos):
-        lp = lam_pos.to(grad.dtype).view(-1, 1, 1)
-        ln = lam_neg.to(grad.dtype).view(-1, 1, 1)
+        factors = torch.stack([lam_pos.reshape(-1), -lam_neg.reshape(-1)], dim=-1)  # (1 or H) x 2
     else:
-        lp, ln = lam_pos, lam_neg
-    grad_both = grad.new_empty(bsz, heads, 2, tgt_len, head_dim)
-    torch.mul(grad, lp, out=grad_both[:, :, 0])
-    torch.mul(grad, -ln, out=grad_both[:, :, 1])
+        factors = torch.tensor([lam_pos, -lam_neg])
+    factors = factors.to(device=grad.device, dtype=grad.dtype).unsqueeze(-1)
+    buf = grad.new_empty(bsz, tgt_len, heads, 2, head_dim)
+    torch.mul(grad.transpose(0, 1).unsqueeze(3), factors, out=buf)
+    grad_both = buf.view(bsz, tgt_len, two_heads, head_dim).transpose(1, 2)
+    grad = grad.permute(1, 2, 0, 3)  # B x H x T x Dh
     grad_pos = grad_neg = None
     if both is not None:
         pair = both.unflatten(1, (heads, 2))
         grad_pos = (grad * pair[:, :, 0]).sum(dim=(0, 2, 3), dtype=torch.float32)  # H
         grad_neg = -(grad * pair[:, :, 1]).sum(dim=(0, 2, 3), dtype=torch.float32)
-    return grad_both.view(bsz, two_heads, tgt_len, head_dim), grad_pos, grad_neg
+    return grad_both, grad_pos, grad_neg
 
 
 class _CombineDualHeads(torch.autograd.Function):

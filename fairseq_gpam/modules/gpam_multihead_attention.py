@@ -22,7 +22,11 @@ from fairseq.modules import MultiheadAttention
 from torch import Tensor, nn
 
 from fairseq_gpam.modules.dual_lambdas import DualLambdas
-from fairseq_gpam.modules.dual_softmax import dual_softmax_attention, dual_softmax_attention_heads
+from fairseq_gpam.modules.dual_softmax import (
+    dual_softmax_attention,
+    dual_softmax_attention_decode,
+    dual_softmax_attention_heads,
+)
 from fairseq_gpam.modules.gpam_config import GpamOptions
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -186,25 +190,34 @@ class GpamMultiheadAttention(MultiheadAttention):
             and dropout_p == 0.0
             and not self.lambdas.is_zero
         ):
-            # fast path: Q+ and Q- as 2H heads of one fused call, output time-major;
-            # the output projection is fused in unless a hook (quant-noise) wraps it
-            plain_out_proj = not (self.out_proj._forward_pre_hooks or self.out_proj._forward_hooks)
-            out = dual_softmax_attention_heads(
-                q,
-                k,
-                v,
-                self.neg_query_weight,
-                lam_pos,
-                lam_neg,
-                attn_mask=attn_mask,
-                key_padding_mask=key_padding_mask,
-                scale=self.scaling,
-                out_weight=self.out_proj.weight if plain_out_proj else None,
-                out_bias=self.out_proj.bias if plain_out_proj else None,
-            )
+            # the output projection is fused into the training path unless a hook
+            # (quant-noise) wraps it
+            fuse_out_proj = not (self.out_proj._forward_pre_hooks or self.out_proj._forward_hooks)
+            if incremental_state is not None and attn_mask is None:
+                # decoding: a few query rows per step; explicit products beat the fused kernel
+                fuse_out_proj = False
+                out = dual_softmax_attention_decode(
+                    q, k, v, self.neg_query_weight, lam_pos, lam_neg,
+                    key_padding_mask=key_padding_mask, scale=self.scaling,
+                )
+            else:
+                # Q+ and Q- as 2H heads of one fused call, output time-major
+                out = dual_softmax_attention_heads(
+                    q,
+                    k,
+                    v,
+                    self.neg_query_weight,
+                    lam_pos,
+                    lam_neg,
+                    attn_mask=attn_mask,
+                    key_padding_mask=key_padding_mask,
+                    scale=self.scaling,
+                    out_weight=self.out_proj.weight if fuse_out_proj else None,
+                    out_bias=self.out_proj.bias if fuse_out_proj else None,
+                )
             if beams > 1:  # beam*T x B/beam x C -> T x B x C
                 out = out.view(beams, tgt_len, k.size(0), -1).permute(1, 2, 0, 3).reshape(tgt_len, bsz, -1)
-            return (out if plain_out_proj else self.out_proj(out)), None
+            return (out if fuse_out_proj else self.out_proj(out)), None
 
         q = q * self.scaling
         q_neg = None if self.lambdas.is_zero else self.negative_query(q)
