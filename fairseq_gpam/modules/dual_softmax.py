@@ -315,9 +315,12 @@ def dual_softmax_attention_heads(
         its projection, T x B x C_out; no dropout, no weights.
     """
     mask = merge_masks(attn_mask, key_padding_mask, q.dtype)
-    both = F.scaled_dot_product_attention(
-        dual_queries(q, neg_query_weight), k, v, attn_mask=mask, scale=scale, enable_gqa=True
-    )
+    if _flash_cpu_applies(q, k, v, mask):
+        both = _DualFlashAttentionCPU.apply(q, k, v, neg_query_weight.to(q.dtype), mask, scale)
+    else:
+        both = F.scaled_dot_product_attention(
+            dual_queries(q, neg_query_weight), k, v, attn_mask=mask, scale=scale, enable_gqa=True
+        )
     if out_weight is None:
         return combine_dual_heads(both, lam_pos, lam_neg)
     return combine_dual_heads_project(both, lam_pos, lam_neg, out_weight, out_bias)
@@ -389,65 +392,125 @@ def _apply_neg_weight(r: Tensor, weight: Tensor) -> Tensor:
     return torch.einsum("bhtd,hde->bhte", r, weight)
 
 
-class _DualQueries(torch.autograd.Function):
-    """Forward: [Q+; ReLU(Q+) W-] as 2H heads. Saves only its own output and W-.
+def _stack_dual_queries(q: Tensor, weight: Tensor) -> Tensor:
+    """[Q+; ReLU(Q+) W-] as 2H heads, B x 2H x T x Dh, stored B x T x H x 2 x Dh.
 
-    The output lives in a B x T x H x 2 x Dh buffer (seen as B x 2H x T x Dh), the
-    layout PyTorch's CPU flash-attention kernel works in: the kernel reads it and
-    writes its output and gradients in it without copies, and the rows of Q- and
-    of its gradient form one (B T H) x Dh matrix each, so with a shared W- every
-    product is a single matrix product over strided rows.
+    That is the layout PyTorch's CPU flash-attention kernel works in: the kernel
+    reads it and writes its output and gradients in it without copies, and the
+    rows of Q- and of its gradient form one (B T H) x Dh matrix each, so with a
+    shared W- every product is a single matrix product over strided rows.
     """
+    bsz, heads, tgt_len, head_dim = q.shape
+    buf = q.new_empty(bsz, tgt_len, heads, 2, head_dim)
+    q_pos, q_neg = buf[:, :, :, 0], buf[:, :, :, 1]  # B x T x H x Dh each
+    q_pos.copy_(q.transpose(1, 2))
+    relu_q = torch.relu(q_pos)  # dense B x T x H x Dh
+    if weight.size(0) == 1:
+        torch.mm(relu_q.reshape(-1, head_dim), weight[0], out=q_neg.view(-1, head_dim))
+    else:
+        q_neg.copy_(torch.einsum("bthd,hde->bthe", relu_q, weight))
+    return buf.view(bsz, tgt_len, 2 * heads, head_dim).transpose(1, 2)
+
+
+def _dual_queries_backward(grad: Tensor, stacked: Tensor, weight: Tensor, q_layout: Tensor,
+                           need_q: bool, need_weight: bool):
+    """Gradients of :func:`_stack_dual_queries` (q, W-) from the gradient of its output.
+
+    grad, stacked: B x 2H x T x Dh; q_layout: a meta tensor with q's shape and
+    strides (the gradient of q is written in q's own layout, e.g. time-major, so
+    the views that made q need no copy on the way back).
+    """
+    bsz, two_heads, tgt_len, head_dim = stacked.shape
+    heads = two_heads // 2
+    q = stacked.unflatten(1, (heads, 2))[:, :, 0]  # B x H x T x Dh
+    pair = grad.unflatten(1, (heads, 2))
+    # B T H x Dh rows: a view when grad is in the kernel's layout, a copy otherwise
+    grad_neg_rows = pair[:, :, 1].transpose(1, 2).reshape(-1, head_dim)
+    grad_q = grad_weight = None
+    if need_q:
+        if weight.size(0) == 1:
+            through_neg = torch.mm(grad_neg_rows, weight[0].t())
+        else:
+            through_neg = torch.einsum("nhe,hde->nhd", grad_neg_rows.view(-1, heads, head_dim), weight)
+        through_neg = through_neg.view(bsz, tgt_len, heads, head_dim).transpose(1, 2)
+        grad_q = torch.empty_strided(q_layout.shape, q_layout.stride(), dtype=grad.dtype, device=grad.device)
+        # ReLU's backward (grad where q > 0, else 0), then the direct path
+        through_neg = torch.ops.aten.threshold_backward(through_neg, q, 0)
+        torch.add(through_neg, pair[:, :, 0], out=grad_q)
+    if need_weight:
+        relu_rows = torch.relu(q.transpose(1, 2)).reshape(-1, head_dim)  # B T H x Dh
+        if weight.size(0) == 1:
+            grad_weight = torch.mm(relu_rows.t(), grad_neg_rows).unsqueeze(0)
+        else:
+            grad_weight = torch.einsum(
+                "nhd,nhe->hde", relu_rows.view(-1, heads, head_dim), grad_neg_rows.view(-1, heads, head_dim)
+            )
+    return grad_q, grad_weight
+
+
+class _DualQueries(torch.autograd.Function):
+    """Forward: :func:`_stack_dual_queries`. Saves only its own output (which the
+    attention kernel keeps anyway) and W-."""
 
     @staticmethod
     def forward(ctx, q: Tensor, weight: Tensor) -> Tensor:
-        bsz, heads, tgt_len, head_dim = q.shape
-        buf = q.new_empty(bsz, tgt_len, heads, 2, head_dim)
-        q_pos, q_neg = buf[:, :, :, 0], buf[:, :, :, 1]  # B x T x H x Dh each
-        q_pos.copy_(q.transpose(1, 2))
-        relu_q = torch.relu(q_pos)  # dense B x T x H x Dh
-        if weight.size(0) == 1:
-            torch.mm(relu_q.reshape(-1, head_dim), weight[0], out=q_neg.view(-1, head_dim))
-        else:
-            q_neg.copy_(torch.einsum("bthd,hde->bthe", relu_q, weight))
-        out = buf.view(bsz, tgt_len, 2 * heads, head_dim).transpose(1, 2)
+        out = _stack_dual_queries(q, weight)
         ctx.save_for_backward(out, weight)
-        # the gradient of q is written in q's own layout (e.g. time-major), so
-        # the views that made q need no copy on the way back
         ctx.q_layout = torch.empty_like(q, device="meta")
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         out, weight = ctx.saved_tensors
-        bsz, two_heads, tgt_len, head_dim = out.shape
-        heads = two_heads // 2
-        q = out.unflatten(1, (heads, 2))[:, :, 0]  # B x H x T x Dh
-        pair = grad.unflatten(1, (heads, 2))
-        grad_pos = pair[:, :, 0]
-        # B T H x Dh rows: a view when grad is in the kernel's layout, a copy otherwise
-        grad_neg_rows = pair[:, :, 1].transpose(1, 2).reshape(-1, head_dim)
-        grad_q = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            if weight.size(0) == 1:
-                through_neg = torch.mm(grad_neg_rows, weight[0].t())
-            else:
-                through_neg = torch.einsum("nhe,hde->nhd", grad_neg_rows.view(-1, heads, head_dim), weight)
-            through_neg = through_neg.view(bsz, tgt_len, heads, head_dim).transpose(1, 2)
-            layout = ctx.q_layout
-            grad_q = torch.empty_strided(layout.shape, layout.stride(), dtype=grad.dtype, device=grad.device)
-            # ReLU's backward (grad where q > 0, else 0), then the direct path
-            through_neg = torch.ops.aten.threshold_backward(through_neg, q, 0)
-            torch.add(through_neg, grad_pos, out=grad_q)
-        if ctx.needs_input_grad[1]:
-            relu_rows = torch.relu(q.transpose(1, 2)).reshape(-1, head_dim)  # B T H x Dh
-            if weight.size(0) == 1:
-                grad_weight = torch.mm(relu_rows.t(), grad_neg_rows).unsqueeze(0)
-            else:
-                grad_weight = torch.einsum(
-                    "nhd,nhe->hde", relu_rows.view(-1, heads, head_dim), grad_neg_rows.view(-1, heads, head_dim)
-                )
-        return grad_q, grad_weight
+        return _dual_queries_backward(grad, out, weight, ctx.q_layout, *ctx.needs_input_grad[:2])
+
+
+_FLASH_CPU = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+_FLASH_CPU_BACKWARD = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu_backward", None)
+
+
+def _flash_cpu_applies(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor]) -> bool:
+    """PyTorch's CPU flash-attention kernel can be called directly on these inputs."""
+    return (
+        _FLASH_CPU is not None
+        and _FLASH_CPU_BACKWARD is not None
+        and q.device.type == "cpu"
+        and q.dtype in (torch.float32, torch.bfloat16)
+        and k.dtype == v.dtype == q.dtype
+        and (mask is None or mask.dtype == q.dtype)
+        and not _autocast_on(q)
+    )
+
+
+class _DualFlashAttentionCPU(torch.autograd.Function):
+    """PyTorch's CPU flash-attention kernel on [Q+; Q-] (:func:`_stack_dual_queries`),
+    keeping Q+ instead of the stacked queries for the backward pass.
+
+    The kernel's backward needs the stacked queries; they are rebuilt from Q+
+    (one copy and the small Q- product) instead of kept, which saves one
+    B x T x C activation per module. Output: B x 2H x T x Dh (O+ and O- heads).
+    """
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, weight: Tensor, mask: Optional[Tensor],
+                scale: float) -> Tensor:
+        stacked = _stack_dual_queries(q, weight)
+        out, logsumexp = _FLASH_CPU(stacked, k, v, 0.0, False, attn_mask=mask, scale=scale)
+        ctx.save_for_backward(q, k, v, weight, out, logsumexp, mask)
+        ctx.q_layout = torch.empty_like(q, device="meta")
+        ctx.scale = scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        q, k, v, weight, out, logsumexp, mask = ctx.saved_tensors
+        stacked = _stack_dual_queries(q, weight)
+        grad_stacked, grad_k, grad_v = _FLASH_CPU_BACKWARD(
+            grad, stacked, k, v, out, logsumexp, 0.0, False, attn_mask=mask, scale=ctx.scale
+        )
+        need_q, _, _, need_weight = ctx.needs_input_grad[:4]
+        grad_q, grad_weight = _dual_queries_backward(grad_stacked, stacked, weight, ctx.q_layout, need_q, need_weight)
+        return grad_q, grad_k, grad_v, grad_weight, None, None
 
 
 def _combine_forward(both: Tensor, lam_pos: Lambda, lam_neg: Lambda) -> Tensor:
