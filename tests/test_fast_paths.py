@@ -149,6 +149,23 @@ def mask_case(name):
     return causal, full.float()  # float padding mask, as fairseq passes it during decoding
 
 
+def assert_fast_matches_reference(fast, reference, leaves, grad_out, dtype, fully_padded_row=False):
+    """Outputs and gradients of every leaf agree; sentence 0 (if fully padded) gets output 0."""
+    results = []
+    for fn in (fast, reference):
+        for leaf in leaves:
+            leaf.grad = None
+        out = fn()
+        out.backward(grad_out.to(out.dtype))
+        results.append([out.detach()] + [leaf.grad.clone() for leaf in leaves])
+    got, want = results
+    assert all(torch.isfinite(t).all() for t in got)
+    for a, b in zip(got, want):
+        close(a, b, dtype)
+    if fully_padded_row:
+        assert (got[0][:, 0] == 0).all()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", MASK_CASES)
 @pytest.mark.parametrize("call", ["cpu flash kernel, Q- rebuilt in backward", "scaled_dot_product_attention"])
@@ -179,19 +196,7 @@ def test_fused_heads_match_reference(dtype, case, call, monkeypatch):
         ctx = dual_softmax_attention_reference(q_pos, q_neg, kf, vf, 1 + lam, lam, mask).context
         return ctx.permute(2, 0, 1, 3).reshape(T, B, C)
 
-    results = []
-    for fn in (fast, reference):
-        for leaf in leaves:
-            leaf.grad = None
-        out = fn()
-        out.backward(grad_out.to(out.dtype))
-        results.append([out.detach()] + [leaf.grad.clone() for leaf in leaves])
-    got, want = results
-    assert all(torch.isfinite(t).all() for t in got)
-    for a, b in zip(got, want):
-        close(a, b, dtype)
-    if case == "a fully padded row":
-        assert (got[0][:, 0] == 0).all()
+    assert_fast_matches_reference(fast, reference, leaves, grad_out, dtype, case == "a fully padded row")
 
 
 DECODE_LAMBDAS = {
@@ -238,19 +243,7 @@ def test_decode_path_matches_reference(dtype, case, groups, lambdas):
         ctx = dual_softmax_attention_reference(q_pos, q_neg, kf, vf, lam_pos, lam_neg, mask).context
         return ctx.permute(2, 0, 1, 3).reshape(rows, B, C)
 
-    results = []
-    for fn in (fast, reference):
-        for leaf in leaves:
-            leaf.grad = None
-        out = fn()
-        out.backward(grad_out.to(out.dtype))
-        results.append([out.detach()] + [leaf.grad.clone() for leaf in leaves])
-    got, want = results
-    assert all(torch.isfinite(t).all() for t in got)
-    for a, b in zip(got, want):
-        close(a, b, dtype)
-    if case == "a fully padded row":
-        assert (got[0][:, 0] == 0).all()
+    assert_fast_matches_reference(fast, reference, leaves, grad_out, dtype, case == "a fully padded row")
 
 
 # --------------------------------------------------------------------------- the module
