@@ -439,11 +439,14 @@ WHY = {
     "train": "The floor is the FLOP ratio: the negative-query product (forward and two backward) costs "
              "{flop_ratio:.2f} of a projection product in FLOPs in every attention module, but {ratio:.2f} of "
              "its time (measured in this run, section (a)); the pointwise passes of daGPAM (ReLU, stacking "
-             "the queries, combining the outputs) come on top.",
+             "the queries, combining the outputs) come on top, and on CPU the stacked queries are rebuilt "
+             "in the backward pass (one more negative-query product) to keep one activation less.",
     "generate": "Each decoding step adds the negative query and a second score map per module; at one "
                 "query per step these are many small operations whose fixed cost does not shrink.",
-    "memory": "daGPAM keeps the stacked positive and negative queries and both attention outputs for the "
-              "backward pass: two extra B x T x C tensors per attention module.",
+    "memory": "daGPAM keeps the outputs of the negative-query heads for the fused kernel's backward pass "
+              "(one extra B x T x C tensor per attention module, with its softmax statistics), and its "
+              "backward pass briefly holds the rebuilt stacked queries and their gradient, 2H heads where "
+              "softmax attention has H.",
 }
 
 
