@@ -126,14 +126,17 @@ def dual_softmax_attention_reference(
         bsz, num_heads, tgt_len, head_dim = q_pos.shape
         both = torch.stack([q_pos, q_neg], dim=2).view(bsz, num_heads, 2 * tgt_len, head_dim)
         probs = _masked_softmax(both, k, None if mask is None else mask.unsqueeze(2), pair=True)
-        probs_pos, probs_neg = probs[:, :, 0], probs[:, :, 1]
-        if not torch.is_tensor(lam_neg) and lam_pos == 1.0 + lam_neg:
-            weights = torch.lerp(probs_pos, probs_neg, -lam_neg)  # P+ - l-(P- - P+)
-        else:
-            weights = lam_pos * probs_pos - lam_neg * probs_neg
+        weights = _combine_maps(probs[:, :, 0], probs[:, :, 1], lam_pos, lam_neg)
     attn = F.dropout(weights, p=dropout_p, training=True) if dropout_p > 0 else weights
     context = torch.matmul(attn.to(v.dtype), v)
     return DualAttentionOutput(context, weights if need_weights else None)
+
+
+def _combine_maps(probs_pos: Tensor, probs_neg: Tensor, lam_pos: Lambda, lam_neg: Lambda) -> Tensor:
+    """A = lambda+ A+ - lambda- A- (lambdas: floats, or tensors shaped by :func:`as_head_lambda`)."""
+    if not torch.is_tensor(lam_pos) and not torch.is_tensor(lam_neg) and lam_pos == 1.0 + lam_neg:
+        return torch.lerp(probs_pos, probs_neg, -lam_neg)  # P+ - l-(P- - P+)
+    return lam_pos * probs_pos - lam_neg * probs_neg
 
 
 def dual_softmax_attention_fused(
@@ -369,14 +372,8 @@ def dual_softmax_attention_decode(
     probs = torch.softmax(scores, dim=-1, dtype=torch.float32)
     if dead is not None:
         probs = probs.masked_fill(dead.view(bsz, 1, 1, 1), 0.0)
-    p_pos, p_neg = probs[:, :, :tgt_len], probs[:, :, tgt_len:]
-    if torch.is_tensor(lam_pos) or torch.is_tensor(lam_neg):
-        lp, ln = (as_head_lambda(lam, heads) for lam in (lam_pos, lam_neg))
-        weights = lp * p_pos - ln * p_neg
-    elif lam_pos == 1.0 + lam_neg:
-        weights = torch.lerp(p_pos, p_neg, -lam_neg)  # P+ - l-(P- - P+)
-    else:
-        weights = lam_pos * p_pos - lam_neg * p_neg
+    lam_pos, lam_neg = (as_head_lambda(lam, heads) for lam in (lam_pos, lam_neg))
+    weights = _combine_maps(probs[:, :, :tgt_len], probs[:, :, tgt_len:], lam_pos, lam_neg)
     context = torch.matmul(weights.to(v.dtype), v)  # B x H x T x Dh
     return context.permute(2, 0, 1, 3).reshape(tgt_len, bsz, heads * head_dim)
 
@@ -392,13 +389,14 @@ def _apply_neg_weight(r: Tensor, weight: Tensor) -> Tensor:
     return torch.einsum("bhtd,hde->bhte", r, weight)
 
 
-def _stack_dual_queries(q: Tensor, weight: Tensor) -> Tensor:
+def _stack_dual_queries(q: Tensor, weight: Tensor, keep_relu: bool = False):
     """[Q+; ReLU(Q+) W-] as 2H heads, B x 2H x T x Dh, stored B x T x H x 2 x Dh.
 
     That is the layout PyTorch's CPU flash-attention kernel works in: the kernel
     reads it and writes its output and gradients in it without copies, and the
     rows of Q- and of its gradient form one (B T H) x Dh matrix each, so with a
     shared W- every product is a single matrix product over strided rows.
+    With ``keep_relu`` it also returns ReLU(Q+), dense B x T x H x Dh.
     """
     bsz, heads, tgt_len, head_dim = q.shape
     buf = q.new_empty(bsz, tgt_len, heads, 2, head_dim)
@@ -409,16 +407,18 @@ def _stack_dual_queries(q: Tensor, weight: Tensor) -> Tensor:
         torch.mm(relu_q.reshape(-1, head_dim), weight[0], out=q_neg.view(-1, head_dim))
     else:
         q_neg.copy_(torch.einsum("bthd,hde->bthe", relu_q, weight))
-    return buf.view(bsz, tgt_len, 2 * heads, head_dim).transpose(1, 2)
+    stacked = buf.view(bsz, tgt_len, 2 * heads, head_dim).transpose(1, 2)
+    return (stacked, relu_q) if keep_relu else stacked
 
 
 def _dual_queries_backward(grad: Tensor, stacked: Tensor, weight: Tensor, q_layout: Tensor,
-                           need_q: bool, need_weight: bool):
+                           need_q: bool, need_weight: bool, relu_q: Optional[Tensor] = None):
     """Gradients of :func:`_stack_dual_queries` (q, W-) from the gradient of its output.
 
     grad, stacked: B x 2H x T x Dh; q_layout: a meta tensor with q's shape and
     strides (the gradient of q is written in q's own layout, e.g. time-major, so
-    the views that made q need no copy on the way back).
+    the views that made q need no copy on the way back); relu_q: ReLU(Q+) as
+    :func:`_stack_dual_queries` returns it with ``keep_relu``, or None to recompute it.
     """
     bsz, two_heads, tgt_len, head_dim = stacked.shape
     heads = two_heads // 2
@@ -438,7 +438,9 @@ def _dual_queries_backward(grad: Tensor, stacked: Tensor, weight: Tensor, q_layo
         through_neg = torch.ops.aten.threshold_backward(through_neg, q, 0)
         torch.add(through_neg, pair[:, :, 0], out=grad_q)
     if need_weight:
-        relu_rows = torch.relu(q.transpose(1, 2)).reshape(-1, head_dim)  # B T H x Dh
+        if relu_q is None:
+            relu_q = torch.relu(q.transpose(1, 2))
+        relu_rows = relu_q.reshape(-1, head_dim)  # B T H x Dh
         if weight.size(0) == 1:
             grad_weight = torch.mm(relu_rows.t(), grad_neg_rows).unsqueeze(0)
         else:
@@ -504,12 +506,14 @@ class _DualFlashAttentionCPU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         q, k, v, weight, out, logsumexp, mask = ctx.saved_tensors
-        stacked = _stack_dual_queries(q, weight)
+        stacked, relu_q = _stack_dual_queries(q, weight, keep_relu=True)
         grad_stacked, grad_k, grad_v = _FLASH_CPU_BACKWARD(
             grad, stacked, k, v, out, logsumexp, 0.0, False, attn_mask=mask, scale=ctx.scale
         )
         need_q, _, _, need_weight = ctx.needs_input_grad[:4]
-        grad_q, grad_weight = _dual_queries_backward(grad_stacked, stacked, weight, ctx.q_layout, need_q, need_weight)
+        grad_q, grad_weight = _dual_queries_backward(
+            grad_stacked, stacked, weight, ctx.q_layout, need_q, need_weight, relu_q
+        )
         return grad_q, grad_k, grad_v, grad_weight, None, None
 
 

@@ -190,12 +190,12 @@ class GpamMultiheadAttention(MultiheadAttention):
             and dropout_p == 0.0
             and not self.lambdas.is_zero
         ):
+            # decoding: a few query rows per step; explicit products beat the fused kernel
+            decoding = incremental_state is not None and attn_mask is None
             # the output projection is fused into the training path unless a hook
             # (quant-noise) wraps it
-            fuse_out_proj = not (self.out_proj._forward_pre_hooks or self.out_proj._forward_hooks)
-            if incremental_state is not None and attn_mask is None:
-                # decoding: a few query rows per step; explicit products beat the fused kernel
-                fuse_out_proj = False
+            fuse_out_proj = not (decoding or self.out_proj._forward_pre_hooks or self.out_proj._forward_hooks)
+            if decoding:
                 out = dual_softmax_attention_decode(
                     q, k, v, self.neg_query_weight, lam_pos, lam_neg,
                     key_padding_mask=key_padding_mask, scale=self.scaling,
