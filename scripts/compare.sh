@@ -6,8 +6,10 @@
 #
 #   scripts/compare.sh STUDY [STUDY ...] [options]
 #
-# Resumable: a run whose logs and scores are already in OUT/runs is skipped; any other run is
-# started again from scratch (a cut-off run is never patched together).
+# Resumable: a run whose logs and scores are already in OUT/runs is skipped; a run cut off
+# mid-training (a stopped session, a crash) continues from its last checkpoint in WORK, which
+# fairseq resumes exactly (data position, optimizer, per-update seeds; tests/test_resume.py);
+# a run without a readable checkpoint starts again from scratch.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,10 +34,11 @@ options:
   --jobs N         runs at a time (default 3: the three systems of a seed side by side)
   --threads N      torch threads per run (default 1)
   --out DIR        kept logs and tables (default results/comparison)
-  --work DIR       checkpoints (default <repo>/work/comparison)
+  --work DIR       checkpoints; a cut-off run resumes from here (default <repo>/work/comparison)
   --data-root DIR  prepared data (default $DATA_ROOT or <repo>/work); missing corpora are prepared
   --collect-only   only rebuild the tables from OUT/runs
-  --list           print the runs in order and whether each is done, then stop
+  --list           print the runs in order, each done, resumable (with its last checkpoint's
+                   update) or pending, then stop
 EOF
 }
 
@@ -112,11 +115,20 @@ for SEED in ${SEEDS//,/ }; do
 done
 
 is_done() { compgen -G "$OUT/runs/$1/eval-*.json" > /dev/null; }
+# the update count of a cut-off run's last checkpoint, if it has one that loads
+resume_point() {
+  local ckpt=$WORK/runs/$1/checkpoint_last.pt facts
+  [[ -f $ckpt ]] || return 1
+  facts=$(python "$SCRIPTS/gpam_checkpoint.py" "$ckpt" 2>/dev/null) || return 1
+  sed -n 's/^CKPT_UPDATES=//p' <<< "$facts"
+}
 
 if [[ $LIST == 1 ]]; then
   for RUN in "${RUNS[@]}"; do
     REL=${RUN#*|}
-    if is_done "$REL"; then echo "done    $REL"; else echo "pending $REL"; fi
+    if is_done "$REL"; then echo "done    $REL"
+    elif AT=$(resume_point "$REL"); then echo "resume  $REL (from update $AT)"
+    else echo "pending $REL"; fi
   done
   exit 0
 fi
@@ -153,16 +165,21 @@ run_one() {  # "train.sh args|relative path"
   local dir=$WORK/runs/$rel log every=50
   # a translation validation (1981 sentences) costs about 8 training updates here
   [[ $rel == deen_docs* ]] && every=100
-  rm -rf "$dir"   # anything here is an unfinished earlier attempt
+  local at
+  if at=$(resume_point "$rel"); then
+    echo "compare.sh: [$(date +%H:%M:%S)] resume $rel from update $at" >&2
+  else
+    rm -rf "$dir"   # an earlier attempt that left no usable checkpoint
+    echo "compare.sh: [$(date +%H:%M:%S)] start $rel" >&2
+  fi
   mkdir -p "$dir"
   log=$WORK/logs/${rel//\//_}.log
   mkdir -p "$(dirname "$log")"
-  echo "compare.sh: [$(date +%H:%M:%S)] start $rel" >&2
   # shellcheck disable=SC2086
   if ! OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS bash "$SCRIPTS/train.sh" $args \
         --data-root "$DATA_ROOT" --save-root "$WORK/runs" -- \
         --validate-interval-updates $every --save-interval-updates $every --keep-interval-updates 1 \
-        --no-epoch-checkpoints > "$log" 2>&1; then
+        --no-epoch-checkpoints >> "$log" 2>&1; then
     echo "compare.sh: [$(date +%H:%M:%S)] FAILED training $rel (log: $log)" >&2; return 1
   fi
   if [[ $rel == deen_docs* ]]; then

@@ -49,6 +49,25 @@ def test_a_run_with_kept_scores_counts_as_done(tmp_path):
     assert states["en_lm/cpu-preln/dagpam-fixed0.2/seed1"] == "pending"
 
 
+def test_a_cut_off_run_with_a_readable_checkpoint_resumes(tmp_path):
+    """A run stopped mid-training resumes from its last checkpoint in --work; one whose checkpoint
+    is unreadable (cut off while written) starts again. (That fairseq's resume is exact is
+    tests/test_resume.py's job.)"""
+    import torch
+
+    work = tmp_path / "work"
+    cut = work / "runs/en_lm/cpu-preln/softmax/seed1"
+    cut.mkdir(parents=True)
+    torch.save({"model": {"w": torch.zeros(2)}, "optimizer_history": [{"num_updates": 150}]}, cut / "checkpoint_last.pt")
+    broken = work / "runs/en_lm/cpu-preln/dagpam-fixed0.2/seed1"
+    broken.mkdir(parents=True)
+    (broken / "checkpoint_last.pt").write_bytes((cut / "checkpoint_last.pt").read_bytes()[:100])
+    rows = listed(tmp_path / "out", "lm", extra=("--seeds", "1", "--work", work))
+    assert rows[0] == ["resume", "en_lm/cpu-preln/softmax/seed1", "(from", "update", "150)"]
+    assert rows[1] == ["pending", "en_lm/cpu-preln/dagpam-fixed0.2/seed1"]
+    assert rows[2] == ["pending", "en_lm/cpu-preln/dagpam-layer0.2/seed1"]
+
+
 def test_bad_input_stops_before_any_work(tmp_path):
     cases = [
         (("mt-big",), "unknown study 'mt-big'"),

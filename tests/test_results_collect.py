@@ -114,6 +114,34 @@ def test_train_log_parser_keeps_the_latest_validation_per_update(tmp_path):
     assert collect.parse_train_log(log)["valid"] == [(100, 4.5), (200, 4.0)]
 
 
+def test_training_time_of_a_cut_off_and_resumed_run_counts_each_update_once(tmp_path):
+    """Segment 1 loads nothing at 10:00:00, saves at update 100 (10:10:00), logs update 150 and
+    is killed; segment 2 resumes from update 100 and finishes in fairseq's own 700.0 seconds.
+    Counted: 600 s (to the last save) + 700 s; the 50 repeated updates are not counted twice."""
+    ckpt = "fairseq.checkpoint_utils | Saved checkpoint /w/checkpoint_1_100.pt (epoch 1 @ 100 updates, score 5.0)"
+    log = tmp_path / "train.log"
+    log.write_text(
+        "2026-01-01 10:00:00 | INFO | fairseq.trainer | No existing checkpoint found /w/checkpoint_last.pt\n"
+        '2026-01-01 10:09:50 | INFO | valid | {"valid_loss": "5.0", "valid_num_updates": "100"}\n'
+        f"2026-01-01 10:10:00 | INFO | {ckpt}\n"
+        '2026-01-01 10:14:00 | INFO | train_inner | {"epoch": 1, "upd'  # the line the kill cut short
+        "\n2026-01-02 08:00:00 | INFO | fairseq.trainer | Loaded checkpoint /w/checkpoint_last.pt (epoch 1 @ 100 updates)\n"
+        '2026-01-02 08:10:00 | INFO | valid | {"valid_loss": "4.0", "valid_num_updates": "200"}\n'
+        '2026-01-02 08:11:00 | INFO | train | {"epoch": 1, "train_loss": "6.1", "train_num_updates": "200"}\n'
+        "2026-01-02 08:11:40 | INFO | fairseq_cli.train | done training in 700.0 seconds\n")
+    parsed = collect.parse_train_log(log)
+    assert parsed["train_seconds"] == 600 + 700.0
+    assert parsed["segments"] == 2 and parsed["updates"] == 200
+    assert parsed["valid"] == [(100, 5.0), (200, 4.0)]
+
+
+def test_a_run_cut_off_before_its_first_checkpoint_has_no_training_time(tmp_path):
+    log = tmp_path / "train.log"
+    log.write_text("2026-01-01 10:00:00 | INFO | fairseq.trainer | No existing checkpoint found /w/checkpoint_last.pt\n"
+                   '2026-01-01 10:05:00 | INFO | train_inner | {"epoch": 1, "num_updates": "50"}\n')
+    assert collect.parse_train_log(log)["train_seconds"] is None
+
+
 def test_two_collectors_writing_the_same_tables_at_once(runs, tmp_path):
     """Both finish, and the tables are whole: each file is one collector's complete output."""
     import subprocess
