@@ -112,7 +112,9 @@ dp_begin() {
   TEXT_DIR="$DATA_ROOT/text/$DATASET"
   BIN_DIR="$DATA_ROOT/data-bin/$DATASET"
   exec 9>"$DATA_ROOT/tmp/.lock-$DATASET"
-  flock -n 9 || dp_die "another preparation of $DATASET is running (lock $DATA_ROOT/tmp/.lock-$DATASET); wait for it to finish"
+  if command -v flock >/dev/null; then  # macOS has no flock(1): no guard there (as scripts/output_guard.sh)
+    flock -n 9 || dp_die "another preparation of $DATASET is running (lock $DATA_ROOT/tmp/.lock-$DATASET); wait for it to finish"
+  fi
   if [[ -f "$BIN_DIR/PREPARED" && "$FORCE" == 0 ]]; then
     echo "$DATASET was prepared by another run meanwhile: nothing to do."
     exit 0

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 SCRIPTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(SCRIPTS))
+# this checkout's plugin, not the one pip installed in editable mode (maybe another checkout)
+sys.path[:0] = [str(SCRIPTS), str(SCRIPTS.parent)]
 
 import torch  # noqa: E402
 
