@@ -327,7 +327,8 @@ def run_rows(runs):
             "updates": log["updates"] if log["updates"] is not None else "–",
             "effective batch (tokens)": f"{info.get('effective_batch_tokens')} = {info.get('workers')} x "
                                         f"{info.get('max_tokens')} x {info.get('update_freq')}",
-            "training time": "–" if secs is None else f"{secs / 60:.1f} min",
+            "training time": "–" if secs is None else f"{secs / 60:.1f} min" + (
+                f" (resumed: {log['segments']} segments)" if log["segments"] > 1 else ""),
             "hardware": hardware,
             "best valid loss (base 2)": f"{min(l for _, l in log['valid']):.3f}" if log["valid"] else "–",
             "run": run["rel"],  # relative to the runs directory: tables do not depend on where they are rebuilt

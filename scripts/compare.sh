@@ -8,8 +8,8 @@
 #
 # Resumable: a run whose logs and scores are already in OUT/runs is skipped; a run cut off
 # mid-training (a stopped session, a crash) continues from its last checkpoint in WORK, which
-# fairseq resumes exactly (data position, optimizer, per-update seeds; tests/test_resume.py);
-# a run without a readable checkpoint starts again from scratch.
+# fairseq resumes exactly (data position, optimizer, per-update seeds; tests/test_resume.py),
+# if the plugin and train.sh are unchanged since it started; any other run starts from scratch.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,7 +38,7 @@ options:
   --data-root DIR  prepared data (default $DATA_ROOT or <repo>/work); missing corpora are prepared
   --collect-only   only rebuild the tables from OUT/runs
   --list           print the runs in order, each done, resumable (with its last checkpoint's
-                   update) or pending, then stop
+                   update; only under unchanged code) or pending, then stop
 EOF
 }
 
@@ -115,10 +115,18 @@ for SEED in ${SEEDS//,/ }; do
 done
 
 is_done() { compgen -G "$OUT/runs/$1/eval-*.json" > /dev/null; }
-# the update count of a cut-off run's last checkpoint, if it has one that loads
+# the code a run trains with (the plugin and train.sh): a run resumes only under the same code
+code_fingerprint() {
+  local files
+  mapfile -t files < <(find "$REPO/fairseq_gpam" -name '*.py' | LC_ALL=C sort)
+  cat "${files[@]}" "$SCRIPTS/train.sh" | sha256sum | cut -c1-16
+}
+CODE=$(code_fingerprint)
+# the update count of a cut-off run's last checkpoint, if it has one that loads and was
+# written by this code
 resume_point() {
   local ckpt=$WORK/runs/$1/checkpoint_last.pt facts
-  [[ -f $ckpt ]] || return 1
+  [[ -f $ckpt && $(cat "$WORK/runs/$1/.code" 2>/dev/null) == "$CODE" ]] || return 1
   facts=$(python "$SCRIPTS/gpam_checkpoint.py" "$ckpt" 2>/dev/null) || return 1
   sed -n 's/^CKPT_UPDATES=//p' <<< "$facts"
 }
@@ -162,19 +170,20 @@ done
 # ---------------------------------------------------------------- one run: train, evaluate, keep the logs
 run_one() {  # "train.sh args|relative path"
   local args=${1%|*} rel=${1#*|}
-  local dir=$WORK/runs/$rel log every=50
+  local dir=$WORK/runs/$rel log every=50 at
   # a translation validation (1981 sentences) costs about 8 training updates here
   [[ $rel == deen_docs* ]] && every=100
-  local at
+  log=$WORK/logs/${rel//\//_}.log
+  mkdir -p "$(dirname "$log")"
   if at=$(resume_point "$rel"); then
     echo "compare.sh: [$(date +%H:%M:%S)] resume $rel from update $at" >&2
   else
-    rm -rf "$dir"   # an earlier attempt that left no usable checkpoint
+    rm -rf "$dir"   # an earlier attempt with no usable checkpoint, or one of other code
     echo "compare.sh: [$(date +%H:%M:%S)] start $rel" >&2
+    mkdir -p "$dir"
+    echo "$CODE" > "$dir/.code"
+    : > "$log"
   fi
-  mkdir -p "$dir"
-  log=$WORK/logs/${rel//\//_}.log
-  mkdir -p "$(dirname "$log")"
   # shellcheck disable=SC2086
   if ! OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS bash "$SCRIPTS/train.sh" $args \
         --data-root "$DATA_ROOT" --save-root "$WORK/runs" -- \

@@ -1,6 +1,7 @@
 """scripts/compare.sh (the multi-seed study) and scripts/keep_run_logs.sh (what a finished run keeps):
 the order of the runs, resumption from kept logs, bad input, and that only light files are kept."""
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -49,23 +50,31 @@ def test_a_run_with_kept_scores_counts_as_done(tmp_path):
     assert states["en_lm/cpu-preln/dagpam-fixed0.2/seed1"] == "pending"
 
 
-def test_a_cut_off_run_with_a_readable_checkpoint_resumes(tmp_path):
+def code_fingerprint():
+    """compare.sh's fingerprint of the code a run trains with (the plugin's sources and train.sh)."""
+    files = sorted(str(f) for f in (REPO / "fairseq_gpam").rglob("*.py")) + [str(REPO / "scripts/train.sh")]
+    return hashlib.sha256(b"".join(Path(f).read_bytes() for f in files)).hexdigest()[:16]
+
+
+def test_a_cut_off_run_resumes_only_from_a_readable_checkpoint_of_the_same_code(tmp_path):
     """A run stopped mid-training resumes from its last checkpoint in --work; one whose checkpoint
-    is unreadable (cut off while written) starts again. (That fairseq's resume is exact is
-    tests/test_resume.py's job.)"""
+    is unreadable (cut off while written), or was trained by other code, starts again. (That
+    fairseq's resume is exact is tests/test_resume.py's job.)"""
     import torch
 
-    work = tmp_path / "work"
-    cut = work / "runs/en_lm/cpu-preln/softmax/seed1"
-    cut.mkdir(parents=True)
-    torch.save({"model": {"w": torch.zeros(2)}, "optimizer_history": [{"num_updates": 150}]}, cut / "checkpoint_last.pt")
-    broken = work / "runs/en_lm/cpu-preln/dagpam-fixed0.2/seed1"
-    broken.mkdir(parents=True)
-    (broken / "checkpoint_last.pt").write_bytes((cut / "checkpoint_last.pt").read_bytes()[:100])
-    rows = listed(tmp_path / "out", "lm", extra=("--seeds", "1", "--work", work))
-    assert rows[0] == ["resume", "en_lm/cpu-preln/softmax/seed1", "(from", "update", "150)"]
-    assert rows[1] == ["pending", "en_lm/cpu-preln/dagpam-fixed0.2/seed1"]
-    assert rows[2] == ["pending", "en_lm/cpu-preln/dagpam-layer0.2/seed1"]
+    runs = tmp_path / "work/runs/en_lm/cpu-preln"
+    state = {"model": {"w": torch.zeros(2)}, "optimizer_history": [{"num_updates": 150}]}
+    for system, code in (("softmax", code_fingerprint()), ("dagpam-fixed0.2", code_fingerprint()),
+                         ("dagpam-layer0.2", "0123456789abcdef")):
+        (runs / system / "seed1").mkdir(parents=True)
+        torch.save(state, runs / system / "seed1/checkpoint_last.pt")
+        (runs / system / "seed1/.code").write_text(code + "\n")
+    broken = runs / "dagpam-fixed0.2/seed1/checkpoint_last.pt"
+    broken.write_bytes(broken.read_bytes()[:100])
+    rows = listed(tmp_path / "out", "lm", extra=("--seeds", "1", "--work", tmp_path / "work"))
+    assert rows == [["resume", "en_lm/cpu-preln/softmax/seed1", "(from", "update", "150)"],
+                    ["pending", "en_lm/cpu-preln/dagpam-fixed0.2/seed1"],
+                    ["pending", "en_lm/cpu-preln/dagpam-layer0.2/seed1"]]
 
 
 def test_bad_input_stops_before_any_work(tmp_path):
