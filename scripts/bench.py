@@ -427,8 +427,11 @@ def _explain_misses(rows, products) -> str:
         return "All four targets are met in this run.\n"
     lines = ["Targets not met in this run, with the arithmetic floor and where the rest goes:\n"]
     for label, key, value, floor in misses:
+        below = floor != "-" and float(floor) > TARGETS[key]
         lines.append(f"- {label}: measured {value:.3f} against the target {TARGETS[key]:.2f}; "
-                     f"arithmetic floor {floor}. " + WHY[key].format(**products))
+                     f"arithmetic floor {floor}" + (" (the target lies below it: the matrix products daGPAM "
+                                                    "needs already cost more than it allows)" if below else "")
+                     + ". " + WHY[key].format(**products))
     return "\n".join(lines) + "\n"
 
 
