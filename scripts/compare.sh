@@ -116,15 +116,7 @@ done
 
 is_done() { compgen -G "$OUT/runs/$1/eval-*.json" > /dev/null; }
 # the code a run trains with (the plugin and train.sh): a run resumes only under the same code
-code_fingerprint() {  # python, not sha256sum: macOS has no sha256sum
-  python - "$REPO" <<'PY'
-import hashlib, pathlib, sys
-repo = pathlib.Path(sys.argv[1])
-files = sorted(str(f) for f in (repo / "fairseq_gpam").rglob("*.py")) + [str(repo / "scripts" / "train.sh")]
-print(hashlib.sha256(b"".join(pathlib.Path(f).read_bytes() for f in files)).hexdigest()[:16])
-PY
-}
-CODE=$(code_fingerprint)
+CODE=$(python "$SCRIPTS/code_fingerprint.py")
 # the update count of a cut-off run's last checkpoint, if it has one that loads and was
 # written by this code
 resume_point() {

@@ -1,9 +1,9 @@
 """scripts/compare.sh (the multi-seed study) and scripts/keep_run_logs.sh (what a finished run keeps):
 the order of the runs, resumption from kept logs, bad input, and that only light files are kept."""
 
-import hashlib
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 from standin_data import held_lock
@@ -50,17 +50,14 @@ def test_a_run_with_kept_scores_counts_as_done(tmp_path):
     assert states["en_lm/cpu-preln/dagpam-fixed0.2/seed1"] == "pending"
 
 
-def code_fingerprint():
-    """compare.sh's fingerprint of the code a run trains with (the plugin's sources and train.sh)."""
-    files = sorted(str(f) for f in (REPO / "fairseq_gpam").rglob("*.py")) + [str(REPO / "scripts/train.sh")]
-    return hashlib.sha256(b"".join(Path(f).read_bytes() for f in files)).hexdigest()[:16]
-
-
 def test_a_cut_off_run_resumes_only_from_a_readable_checkpoint_of_the_same_code(tmp_path):
     """A run stopped mid-training resumes from its last checkpoint in --work; one whose checkpoint
     is unreadable (cut off while written), or was trained by other code, starts again. (That
     fairseq's resume is exact is tests/test_resume.py's job.)"""
     import torch
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from code_fingerprint import code_fingerprint
 
     runs = tmp_path / "work/runs/en_lm/cpu-preln"
     state = {"model": {"w": torch.zeros(2)}, "optimizer_history": [{"num_updates": 150}]}
@@ -138,3 +135,21 @@ def test_unwritable_directories_and_a_second_runner_are_refused(tmp_path):
     assert proc.returncode == 2
     assert f"another compare.sh is writing {work} right now" in proc.stderr
     assert not (work / "runs").exists() and not (work / "logs").exists()
+
+
+def test_the_code_fingerprint_follows_the_plugin_sources_and_train_sh(tmp_path):
+    sys.path.insert(0, str(REPO / "scripts"))
+    from code_fingerprint import code_fingerprint
+
+    (tmp_path / "fairseq_gpam/modules").mkdir(parents=True)
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "fairseq_gpam/modules/attention.py").write_text("A = 1\n")
+    (tmp_path / "scripts/train.sh").write_text("echo train\n")
+    first = code_fingerprint(tmp_path)
+    assert len(first) == 16 and code_fingerprint(tmp_path) == first
+    (tmp_path / "fairseq_gpam/modules/attention.py").write_text("A = 2\n")
+    second = code_fingerprint(tmp_path)
+    (tmp_path / "scripts/train.sh").write_text("echo train --lr 1\n")
+    third = code_fingerprint(tmp_path)
+    (tmp_path / "fairseq_gpam/README.txt").write_text("not code\n")
+    assert len({first, second, third}) == 3 and code_fingerprint(tmp_path) == third
