@@ -274,6 +274,40 @@ def test_beam_reorder_matches_decoding_the_reordered_batch(variant):
     torch.testing.assert_close(torch.cat(got), want[3:], atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("variant", PEERS)
+def test_beam_shared_encoder_keys_match_a_cache_per_hypothesis(variant):
+    """With set_beam_size(beam) the encoder keys are cached once per sentence; every
+    hypothesis still gets the output and weights of a cache per hypothesis, through
+    reordering within sentences and a batch that shrinks when a sentence finishes."""
+    beam, sents, steps = 3, 2, 4
+    shared = make(variant, seed=3, encoder_decoder_attention=True)
+    per_hyp = make(variant, seed=3, encoder_decoder_attention=True)
+    shared.set_beam_size(beam)
+    torch.manual_seed(4)
+    enc = torch.randn(S, sents, E).repeat_interleave(beam, dim=1)  # S x sents*beam x E
+    pad = padding(sents, S).repeat_interleave(beam, dim=0)
+    queries = torch.randn(steps, sents * beam, E)
+    states = ({}, {})
+    with torch.no_grad():
+        for t in range(steps):
+            (got, got_w), (want, want_w) = (
+                m(queries[t: t + 1], enc, enc, key_padding_mask=pad, incremental_state=st, static_kv=True,
+                  need_head_weights=True)
+                for m, st in zip((shared, per_hyp), states))
+            torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(got_w, want_w, atol=1e-5, rtol=1e-4)
+            order = torch.tensor([2, 2, 0, 4, 3, 5]) if t % 2 == 0 else torch.arange(sents * beam)
+            for m, st in zip((shared, per_hyp), states):
+                m.reorder_incremental_state(st, order)
+        assert shared._get_input_buffer(states[0])["prev_key"].size(0) == sents  # one entry per sentence
+        keep = torch.tensor([3, 4, 5])  # the first sentence finished
+        for m, st in zip((shared, per_hyp), states):
+            m.reorder_incremental_state(st, keep)
+        got, want = (m(queries[-1:, 3:], enc[:, 3:], enc[:, 3:], key_padding_mask=pad[3:], incremental_state=st,
+                       static_kv=True)[0] for m, st in zip((shared, per_hyp), states))
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
 # -- in fairseq models: one training step and beam search, per variant -------------
 
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from fairseq.modules import MultiheadAttention
 from torch import Tensor, nn
 
+from fairseq_gpam.modules.beam_sharing import first_hypothesis, fold_beams, shares_encoder_keys, unfold_beams
 from fairseq_gpam.modules.dual_lambdas import DualLambdas
 from fairseq_gpam.modules.dual_softmax import (
     dual_softmax_attention,
@@ -147,14 +148,9 @@ class GpamMultiheadAttention(MultiheadAttention):
         elif key is None:
             k = v = None
         else:
-            if (self.encoder_decoder_attention and self.beam_size > 1 and incremental_state is not None
-                    and key.size(1) == bsz):
-                # beam search (fairseq's set_beam_size): the hypotheses of a sentence
-                # share its encoder keys, so they are projected and cached once per
-                # sentence, and the cache needs no reordering (fairseq does the same)
-                key = key.view(key.size(0), -1, self.beam_size, embed_dim)[:, :, 0]
-                if key_padding_mask is not None:
-                    key_padding_mask = key_padding_mask.view(-1, self.beam_size, key_padding_mask.size(1))[:, 0]
+            if shares_encoder_keys(self.encoder_decoder_attention, self.beam_size, incremental_state, key, bsz):
+                # beam search: encoder keys projected and cached once per sentence
+                key, key_padding_mask = first_hypothesis(key, key_padding_mask, self.beam_size)
             k = self.k_proj(key)
             v = self.v_proj(key if self.encoder_decoder_attention else value)
         q = self._split_heads(q, bsz)  # B x H x T x Dh, not yet scaled
@@ -178,8 +174,7 @@ class GpamMultiheadAttention(MultiheadAttention):
         if beams > 1:
             if attn_mask is not None:
                 raise NotImplementedError("an attn_mask with beam-shared encoder keys is not supported")
-            q = q.reshape(k.size(0), beams, self.num_heads, tgt_len, self.head_dim)
-            q = q.transpose(1, 2).reshape(k.size(0), self.num_heads, beams * tgt_len, self.head_dim)
+            q = fold_beams(q, k.size(0))
 
         lam_pos, lam_neg = self.lambdas()
         want_weights = need_weights or self.collect_stats
@@ -236,7 +231,7 @@ class GpamMultiheadAttention(MultiheadAttention):
         )
         context, signed = result.context, result.weights
         if beams > 1:  # B/beam x H x beam*T x (Dh or S) -> B x H x T x (Dh or S)
-            context, signed = (None if x is None else self._unfold_beams(x, beams, tgt_len) for x in (context, signed))
+            context, signed = (None if x is None else unfold_beams(x, beams, tgt_len) for x in (context, signed))
         if self.collect_stats:
             self._record_stats(signed)
 
@@ -253,11 +248,6 @@ class GpamMultiheadAttention(MultiheadAttention):
     def _split_heads(self, x: Tensor, bsz: int) -> Tensor:
         """L x B x C -> B x H x L x Dh."""
         return x.view(-1, bsz, self.num_heads, self.head_dim).permute(1, 2, 0, 3)
-
-    def _unfold_beams(self, x: Tensor, beams: int, tgt_len: int) -> Tensor:
-        """B/beam x H x beam*T x D -> B x H x T x D (hypotheses of a sentence adjacent, as in fairseq)."""
-        sents, heads, _, last = x.shape
-        return x.view(sents, heads, beams, tgt_len, last).transpose(1, 2).reshape(sents * beams, heads, tgt_len, last)
 
     def _dropout_active(self) -> bool:
         return self.dropout_module.p > 0 and (

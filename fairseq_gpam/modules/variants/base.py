@@ -6,8 +6,9 @@ fused softmax path and silently ignore the variant): projections, the
 incremental-state cache (``prev_key`` / ``prev_value`` / ``prev_key_padding_mask``,
 reused for ``static_kv``), masks, attention dropout on the weights, and the
 returned weights. Projections, their initialisation, ``_get_input_buffer`` /
-``_set_input_buffer`` and ``reorder_incremental_state`` are fairseq's, so the
-parameter names match a softmax checkpoint.
+``_set_input_buffer``, ``reorder_incremental_state`` and ``set_beam_size`` are
+fairseq's, so the parameter names match a softmax checkpoint and beam search
+caches encoder keys once per sentence (:mod:`fairseq_gpam.modules.beam_sharing`).
 
 A variant subclass supplies :meth:`attention_weights` (usually one pure function
 of :mod:`fairseq_gpam.modules.variants.functional`) and, where its heads are
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from fairseq.modules import MultiheadAttention
 from torch import Tensor
 
+from fairseq_gpam.modules.beam_sharing import first_hypothesis, fold_beams, shares_encoder_keys, unfold_beams
 from fairseq_gpam.modules.gpam_config import POSITIONS, GpamOptions
 from fairseq_gpam.modules.variants.functional import merge_blocked, split_attn_mask
 
@@ -98,11 +100,6 @@ class VariantMultiheadAttention(MultiheadAttention):
 
     # -- fairseq's protocol -------------------------------------------------
 
-    def set_beam_size(self, beam_size: int) -> None:
-        # fairseq's beamable encoder-decoder attention optimisation is left out:
-        # the cache always holds one entry per hypothesis.
-        pass
-
     def forward(
         self,
         query: Tensor,
@@ -158,11 +155,14 @@ class VariantMultiheadAttention(MultiheadAttention):
         elif key is None:
             k = v = None
         else:
+            if shares_encoder_keys(self.encoder_decoder_attention, self.beam_size, incremental_state, key, bsz):
+                # beam search (fairseq's set_beam_size): encoder keys projected and cached once per sentence
+                key, key_padding_mask = first_hypothesis(key, key_padding_mask, self.beam_size)
             k = self.k_proj(key)
             v = self.v_proj(key if self.encoder_decoder_attention else value)
         q = self._split_heads(q * self.scaling, bsz)  # B x H x T x Dh
-        k = None if k is None else self._split_heads(k, bsz)  # B x H x S x Dh
-        v = None if v is None else self._split_heads(v, bsz)
+        k = None if k is None else self._split_heads(k, k.size(1))  # B x H x S x Dh (B/beam: see above)
+        v = None if v is None else self._split_heads(v, v.size(1))
 
         if saved_state is not None:
             k, v, key_padding_mask = self._update_cache(
@@ -172,6 +172,12 @@ class VariantMultiheadAttention(MultiheadAttention):
         if key_padding_mask is not None and key_padding_mask.dim() == 0:
             key_padding_mask = None
 
+        beams = bsz // k.size(0)
+        if beams > 1:  # keys of a sentence shared by its hypotheses: they become its extra query rows
+            if attn_mask is not None:
+                raise NotImplementedError("an attn_mask with beam-shared encoder keys is not supported")
+            q = fold_beams(q, k.size(0))  # B/beam x H x beam*T x Dh
+
         bias, attn_blocked = split_attn_mask(attn_mask)
         blocked = merge_blocked(attn_blocked, key_padding_mask)
         weights = self.attention_weights(q, k, bias, blocked)  # B x H' x T x S, fp32
@@ -180,6 +186,8 @@ class VariantMultiheadAttention(MultiheadAttention):
             attn = F.dropout(weights, p=self.dropout_module.p, training=True)
         context = torch.matmul(attn.to(v.dtype), self.group_values(v))  # B x H' x T x Dv
         context = self.finish_context(context)
+        if beams > 1:  # B/beam x H' x beam*T x (Dv or S) -> B x H' x T x (Dv or S)
+            context, weights = (unfold_beams(x, beams, tgt_len) for x in (context, weights))
 
         out = context.permute(2, 0, 1, 3).reshape(tgt_len, bsz, embed_dim)
         out = self.out_proj(out)
