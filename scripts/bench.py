@@ -2,6 +2,7 @@
 """Speed and memory of daGPAM against fairseq's softmax attention, side by side in one run.
 
 usage: python scripts/bench.py [--quick] [--out results/benchmarks.md] [--threads N]
+       python scripts/bench.py --render-only results/benchmarks.json [--out ...]
 
 Measures (see scripts/bench_workloads.py for what each workload runs):
   (a) one attention module, forward + backward, ~4k tokens, lengths 32..512, width 512, 4 heads:
@@ -12,7 +13,8 @@ Measures (see scripts/bench_workloads.py for what each workload runs):
 Times are medians over rounds after warm-up; inside a round the variants run one after
 another in rotating order, so a load change on the shared cores hits all of them alike;
 each ratio is the median over rounds of (variant time / baseline time in that round).
-The report is written atomically to --out and printed.
+The report is written atomically to --out and printed; the raw measurements go next to it
+(same name, .json), so --render-only can write the report again without measuring.
 """
 
 import argparse
@@ -26,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -303,6 +305,7 @@ def _fmt_bytes(n: float) -> str:
 
 def render(s: Settings, machine, command: str, modules, products, train, gen, memory, load,
            elapsed) -> str:
+    """The Markdown report; every figure in it comes from the arguments (the raw measurements)."""
     variants = list(dict.fromkeys(r["variant"] for r in modules))
     others = [v for v in variants if v != wl.BASELINE]
     module_worst = max((r for r in modules if r["variant"] == "dagpam"), key=lambda r: r["ratio"])
@@ -312,7 +315,8 @@ def render(s: Settings, machine, command: str, modules, products, train, gen, me
     L = []
     add = L.append
     add("# Benchmarks: daGPAM against fairseq's softmax attention\n")
-    add(f"Written by `{command}` (do not edit by hand). Scale: "
+    add(f"Written by `{command}` (do not edit by hand; the raw measurements are in the .json of the same name, "
+        "from which `--render-only` writes this report again). Scale: "
         + ("**quick mode**: fewer lengths, small batches, few rounds; a smoke check, not the reference figures."
            if s.quick else "full mode (the reference figures for this machine)."))
     add("")
@@ -454,6 +458,27 @@ WHY = {
 }
 
 
+# --------------------------------------------------------------------------- raw measurements
+
+MEASUREMENT_KEYS = ("machine", "command", "modules", "products", "train", "gen", "memory", "load", "elapsed")
+
+
+def save_measurements(path: Path, s: Settings, measured: dict) -> None:
+    write_atomic(path, json.dumps({"settings": asdict(s), **measured}, indent=1) + "\n")
+
+
+def load_measurements(path: Path):
+    """(Settings, measurements) from a file written by :func:`save_measurements`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        s = Settings(**data["settings"])
+        measured = {key: data[key] for key in MEASUREMENT_KEYS}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"bench.py: {path} is not a raw-measurement file of scripts/bench.py ({e!r}); "
+                         "give the .json written next to a report, or measure again without --render-only")
+    return s, measured
+
+
 # --------------------------------------------------------------------------- main
 
 def write_atomic(path: Path, text: str) -> None:
@@ -472,11 +497,20 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch threads")
     parser.add_argument("--probe", choices=["module", "train", "generate"], help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
+    parser.add_argument("--render-only", type=Path, metavar="JSON",
+                        help="write the report from saved raw measurements (the .json beside a report)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     if args.probe:
         print(json.dumps(memory_probe(args.probe, args.variant, args.quick)))
+        return
+
+    if args.render_only:
+        s, measured = load_measurements(args.render_only)
+        out = args.out or args.render_only.with_suffix(".md")
+        write_atomic(out, render(s, **measured))
+        print(f"wrote {out} from {args.render_only}")
         return
 
     out = args.out or REPO / "results" / ("benchmarks-quick.md" if args.quick else "benchmarks.md")
@@ -499,8 +533,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     del models
     gc.collect()
     memory = bench_memory(s, args.threads, log)
-    text = render(s, machine, command, modules, products, train, gen, memory,
-                  (load_start, os.getloadavg()[0]), time.time() - start)
+    measured = dict(machine=machine, command=command, modules=modules, products=products, train=train,
+                    gen=gen, memory=memory, load=(load_start, os.getloadavg()[0]), elapsed=time.time() - start)
+    save_measurements(out.with_suffix(".json"), s, measured)
+    text = render(s, **measured)
     write_atomic(out, text)
     print(text)
     log(f"wrote {out}")
