@@ -58,6 +58,12 @@ BOOTSTRAP_SAMPLES = 1000
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \|")
 
 
+def _when(line: str):
+    """The time stamp of a fairseq log line, or None."""
+    stamp = _STAMP.match(line)
+    return datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S") if stamp else None
+
+
 def _stats(line: str):
     """The json record of a fairseq log line, or None for a line cut short by a kill."""
     try:
@@ -85,17 +91,16 @@ def parse_train_log(path: Path) -> dict:
             total = (total or 0) + (seg_saved - seg_start).total_seconds()
 
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        stamp = _STAMP.match(line)
-        when = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S") if stamp else None
+        lower = line.lower()
         if "num. shared model params:" in line or "num. model params:" in line:
             m = re.search(r"params: ([\d,]+)", line)
             out["params"] = int(m.group(1).replace(",", ""))
-        elif when and ("loaded checkpoint" in line.lower() or "no existing checkpoint found" in line.lower()):
+        elif ("loaded checkpoint" in lower or "no existing checkpoint found" in lower) and _when(line):
             close_cut_off_segment()
             out["segments"] += 1
-            seg_start, seg_saved = when, None
-        elif when and "saved checkpoint" in line.lower():
-            seg_saved = when
+            seg_start, seg_saved = _when(line), None
+        elif "saved checkpoint" in lower and _when(line):
+            seg_saved = _when(line)
         elif "| valid |" in line and "{" in line:
             stats = _stats(line)
             if stats:
