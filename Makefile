@@ -2,6 +2,7 @@
 #   make test    create .venv, install everything, run the test suite
 #   make demo    create .venv, install everything, train baseline and daGPAM on shipped data
 # CUDA users: make test TORCH_SPEC="torch==2.5.1" TORCH_INDEX="--index-url https://download.pytorch.org/whl/cu124"
+# CPU-only Linux machines: TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu" (plain PyPI gives the CUDA build)
 
 PYTHON      ?= $(shell command -v python3.11 || command -v python3)
 VENV        ?= .venv

@@ -116,10 +116,11 @@ WALL=$(( $(date +%s) - START ))
 mkdir -p "$(dirname "$OUT")"
 STAGE=$(mktemp -d "$(dirname "$OUT")/.$NAME.XXXXXX")
 # the light files of every run (logs, settings, scores, hypotheses), so that
-# `python results/collect.py $OUT/runs --refs $OUT/refs --out $OUT` regenerates the table
+# `python results/collect.py $OUT/runs --refs $OUT/refs --out $OUT ...` regenerates the table
 bash "$SCRIPTS/keep_run_logs.sh" "$RUNS" "$STAGE/runs"
 mkdir -p "$STAGE/refs"
 cp "$DATA_ROOT/text/$MT_DATA/test.raw.en" "$STAGE/refs/$MT_DATA.test.raw.en"
+REL_OUT=$(python -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$OUT" "$REPO")
 cat > "$STAGE/NOTE.md" <<EOF
 **Scaled-down CPU run of the offline demo (\`scripts/demo.sh$([[ $SMOKE == 1 ]] && echo ' --smoke')\`), seed $SEED:
 not a reproduction of the paper.** Translation: $MT_DATA German->English, $MT_PRESET-preset Transformer,
@@ -127,8 +128,8 @@ $MT_UPDATES updates. Language model: $LM_DATA, $LM_PRESET-preset Transformer LM,
 Both systems have the same size, data, updates and seed; model sizes, data and batches are in the scale
 column and the per-benchmark files. Wall time of the whole demo (data preparation, training, evaluation):
 $(( WALL / 60 )) min $(( WALL % 60 )) s on $(nproc) CPU cores.
-Regenerate these tables from the kept logs (from the directory above this one):
-\`python results/collect.py $(basename "$OUT")/runs --refs $(basename "$OUT")/refs --out $(basename "$OUT") --title "$TITLE" --note-file $(basename "$OUT")/NOTE.md\`
+Regenerate these tables from the kept logs (from the repository root):
+\`python results/collect.py $REL_OUT/runs --refs $REL_OUT/refs --out $REL_OUT --title "$TITLE" --note-file $REL_OUT/NOTE.md\`
 EOF
 python "$REPO/results/collect.py" "$STAGE/runs" --refs "$STAGE/refs" --out "$STAGE" \
   --title "$TITLE" --note-file "$STAGE/NOTE.md" > "$STAGE/table.txt"

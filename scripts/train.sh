@@ -4,7 +4,7 @@
 #
 #   scripts/train.sh BENCHMARK [options] [-- extra fairseq-train args]
 #
-# Every run goes to $SAVE_ROOT/<dataset>[.<src>-<tgt>]/<preset>-<model>-<ln>ln[-<tag>]/<system>/seed<N>/
+# Every run goes to $SAVE_ROOT/<dataset>[.<src>-<tgt>]/<model>-<ln>ln[-<tag>]/<system>/seed<N>/
 # and leaves there: train.log (tee'd), command.sh (the exact fairseq-train command),
 # train.sh (a copy of this script), run-info.json (scale and hardware), the checkpoints.
 set -euo pipefail

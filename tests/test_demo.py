@@ -4,10 +4,13 @@ results collector regenerates that table from the files the demo keeps."""
 
 import csv
 import re
+import shlex
+import subprocess
+import sys
 
 import pytest
 
-from standin_data import prepare, run_script, tree_snapshot
+from standin_data import REPO, prepare, run_script, tree_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +67,15 @@ def test_demo_keeps_the_scale_of_every_run_and_plots(demo):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_collector_regenerates_the_demo_table_from_its_logs(demo, tmp_path):
+def test_the_notes_command_regenerates_the_demo_table_from_its_logs(demo, tmp_path):
     out, _ = demo
     before = tree_snapshot(out)
-    proc = run_script("results/collect.py", out / "runs", "--refs", out / "refs", "--out", tmp_path,
-                      "--title", "Offline demo: softmax baseline vs daGPAM",
-                      "--note-file", out / "NOTE.md")
+    # the command NOTE.md gives, run where it says (the repository root), writing elsewhere
+    command = re.search(r"from the repository root\):\n`(python results/collect\.py [^`]+)`",
+                        (out / "NOTE.md").read_text()).group(1)
+    args = shlex.split(command)
+    args[args.index("--out") + 1] = str(tmp_path)
+    proc = subprocess.run([sys.executable, *args[1:]], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "summary.csv").read_text() == (out / "summary.csv").read_text()
     assert (tmp_path / "ci_deen.md").read_text() == (out / "ci_deen.md").read_text()
