@@ -232,6 +232,7 @@ def summarise(runs, ref_dirs):
                         for seed in sorted(set(base_vals) & set(sys_vals)):
                             p_values.append((seed, bootstrap_for(baseline, treated, seed, ckpt, ref_dirs)))
                     seed_test = paired_t_over_seeds(base_vals, sys_vals)
+                    per_seed = ", ".join(f"seed {s}: {sys_vals[s] - base_vals[s]:+.2f}" for s in paired_seeds(base_vals, sys_vals))
                     paper = paper_row(setting, key)
                     sample = (baseline or treated)[0]
                     rows.append({
@@ -243,6 +244,7 @@ def summarise(runs, ref_dirs):
                         "better": "–" if bm is None or sm is None else (
                             "tie" if round(sm, 2) == round(bm, 2) else
                             "daGPAM" if (sm < bm if key in LOWER_IS_BETTER else sm > bm) else "baseline"),
+                        "difference per seed": per_seed or "–",
                         "p (paired bootstrap, per seed)": ", ".join(
                             f"seed {s}: {p:.3f}" if p is not None else f"seed {s}: n/a" for s, p in p_values) or "–",
                         "p (paired t-test over seeds)": seed_test,
@@ -256,14 +258,18 @@ def summarise(runs, ref_dirs):
     return rows
 
 
+def paired_seeds(base_vals, sys_vals):
+    """The seeds with a value for both the baseline and daGPAM, in order."""
+    return sorted(s for s in set(base_vals) & set(sys_vals) if base_vals[s] is not None and sys_vals[s] is not None)
+
+
 def paired_t_over_seeds(base_vals, sys_vals):
     """Two-sided paired t-test of daGPAM against the baseline over the seeds both have: 'p (n=N)'.
 
     Pairs by seed (the seed fixes initialisation and data order in both systems); needs 2 pairs
     with differences that are not all equal.
     """
-    seeds = sorted(s for s in set(base_vals) & set(sys_vals)
-                   if base_vals[s] is not None and sys_vals[s] is not None)
+    seeds = paired_seeds(base_vals, sys_vals)
     diffs = [sys_vals[s] - base_vals[s] for s in seeds]
     if len(diffs) < 2 or max(diffs) == min(diffs):
         return "–"
@@ -416,8 +422,8 @@ def plot_valid_loss(runs, out_dir: Path):
 
 
 SUMMARY_COLUMNS = ["setting", "checkpoint", "metric", "baseline", "daGPAM", "difference", "better",
-                   "seeds (baseline/daGPAM)", "p (paired bootstrap, per seed)", "p (paired t-test over seeds)",
-                   "daGPAM system",
+                   "seeds (baseline/daGPAM)", "difference per seed", "p (paired bootstrap, per seed)",
+                   "p (paired t-test over seeds)", "daGPAM system",
                    "train time (baseline/daGPAM)", "paper baseline", "paper daGPAM", "scale"]
 
 
@@ -434,8 +440,8 @@ def collect(roots, out_dir: Path, ref_dirs=(), title="Results", note=""):
         "do not edit by hand. Mean ± sample standard deviation over seeds. "
         f"p: paired bootstrap resampling (Koehn 2004; sacreBLEU's implementation, {BOOTSTRAP_SAMPLES} "
         "resamples) of the daGPAM system against the baseline of the same seed on sacreBLEU. The test is "
-        "two-sided: a small p says the two differ by more than chance explains, in the direction of the "
-        "difference column. p (paired t-test over seeds): two-sided paired t-test of the per-seed values of "
+        "two-sided: a small p says the two differ by more than chance explains, in the direction of that seed's "
+        "difference (column: difference per seed). p (paired t-test over seeds): two-sided paired t-test of the per-seed values of "
         "daGPAM against the baseline's, pairing equal seeds (few seeds make it weak: n=3 gives 2 degrees "
         "of freedom). Paper figures are the paper's own runs at "
         "full scale, shown only next to full-size runs of the same setting.\n"
@@ -487,7 +493,7 @@ def main(argv=None) -> int:
         return 2
     summary, _ = collect(args.roots, args.out, args.refs, args.title, note)
     print(to_markdown(summary, ["setting", "metric", "daGPAM system", "baseline", "daGPAM", "difference",
-                                "p (paired bootstrap, per seed)", "p (paired t-test over seeds)",
+                                "difference per seed", "p (paired bootstrap, per seed)", "p (paired t-test over seeds)",
                                 "train time (baseline/daGPAM)"]))
     return 0
 

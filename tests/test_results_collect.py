@@ -76,6 +76,7 @@ def test_collect_tables(runs, tmp_path):
     assert full["daGPAM"] == f"{statistics.fmean(dag):.2f} ± {statistics.stdev(dag):.2f}"
     assert full["difference"] == f"{statistics.fmean(dag) - statistics.fmean(base):+.2f}"
     assert full["seeds (baseline/daGPAM)"] == "3/3" and full["better"] == "daGPAM"
+    assert full["difference per seed"] == "seed 1: +1.00, seed 2: +1.40, seed 3: +1.20"
     # daGPAM's hypotheses equal the references, the baseline's do not: significant for every seed
     p_values = [float(p.split(": ")[1]) for p in full["p (paired bootstrap, per seed)"].split(", ")]
     assert len(p_values) == 3 and all(p < 0.01 for p in p_values)
@@ -87,6 +88,7 @@ def test_collect_tables(runs, tmp_path):
     cpu = next(r for r in rows if r["metric"] == "sacreBLEU" and "cpu preset" in r["setting"])
     assert cpu["paper baseline"] == "–" and cpu["p (paired bootstrap, per seed)"] == "seed 1: n/a"
     assert cpu["p (paired t-test over seeds)"] == "–"  # one seed: no test
+    assert cpu["difference per seed"] == "seed 1: +0.50"
     lm = next(r for r in rows if r["metric"] == "test perplexity")
     assert (lm["paper baseline"], lm["paper daGPAM"]) == ("25.96", "25.33") and lm["better"] == "daGPAM"
     assert "context window 400" in (out / "wikitext-103.md").read_text()
