@@ -232,7 +232,8 @@ def summarise(runs, ref_dirs):
                         for seed in sorted(set(base_vals) & set(sys_vals)):
                             p_values.append((seed, bootstrap_for(baseline, treated, seed, ckpt, ref_dirs)))
                     seed_test = paired_t_over_seeds(base_vals, sys_vals)
-                    per_seed = ", ".join(f"seed {s}: {sys_vals[s] - base_vals[s]:+.2f}" for s in paired_seeds(base_vals, sys_vals))
+                    per_seed = ", ".join(f"seed {s}: {sys_vals[s] - base_vals[s]:+.2f}"
+                                         for s in paired_seeds(base_vals, sys_vals))
                     paper = paper_row(setting, key)
                     sample = (baseline or treated)[0]
                     rows.append({
@@ -440,9 +441,9 @@ def collect(roots, out_dir: Path, ref_dirs=(), title="Results", note=""):
         "do not edit by hand. Mean ± sample standard deviation over seeds. "
         f"p: paired bootstrap resampling (Koehn 2004; sacreBLEU's implementation, {BOOTSTRAP_SAMPLES} "
         "resamples) of the daGPAM system against the baseline of the same seed on sacreBLEU. The test is "
-        "two-sided: a small p says the two differ by more than chance explains, in the direction of that seed's "
-        "difference (column: difference per seed). p (paired t-test over seeds): two-sided paired t-test of the per-seed values of "
-        "daGPAM against the baseline's, pairing equal seeds (few seeds make it weak: n=3 gives 2 degrees "
+        "two-sided: a small p says the two differ by more than chance explains, in the direction of that "
+        "seed's difference (column: difference per seed). p (paired t-test over seeds): two-sided paired "
+        "t-test of the per-seed values of daGPAM against the baseline's, pairing equal seeds (few seeds make it weak: n=3 gives 2 degrees "
         "of freedom). Paper figures are the paper's own runs at "
         "full scale, shown only next to full-size runs of the same setting.\n"
     )
@@ -493,7 +494,8 @@ def main(argv=None) -> int:
         return 2
     summary, _ = collect(args.roots, args.out, args.refs, args.title, note)
     print(to_markdown(summary, ["setting", "metric", "daGPAM system", "baseline", "daGPAM", "difference",
-                                "difference per seed", "p (paired bootstrap, per seed)", "p (paired t-test over seeds)",
+                                "difference per seed", "p (paired bootstrap, per seed)",
+                                "p (paired t-test over seeds)",
                                 "train time (baseline/daGPAM)"]))
     return 0
 
