@@ -47,6 +47,10 @@ def load_state(path: Path) -> dict:
     return state
 
 
+# float buffers fairseq saves in a state dict that are not model parameters
+_BOOKKEEPING_BUFFERS = {"version", "_float_tensor"}
+
+
 def describe(state: dict) -> dict:
     """Architecture, task, languages, parameter count and updates of a checkpoint."""
     cfg = state.get("cfg") or {}
@@ -58,9 +62,12 @@ def describe(state: dict) -> dict:
     history = state.get("optimizer_history") or [{}]
     num_updates = history[-1].get("num_updates", "")
     epoch = _get((state.get("extra_state") or {}).get("train_iterator"), "epoch", "")
-    # tied weights (shared embeddings) are saved once per name but share storage: count them once
+    # tied weights (shared embeddings) are saved once per name but share storage: count them once;
+    # fairseq's encoder and decoder save a one-element `version` buffer, which is no parameter
     seen, params = set(), 0
-    for t in state["model"].values():
+    for name, t in state["model"].items():
+        if name.rsplit(".", 1)[-1] in _BOOKKEEPING_BUFFERS:
+            continue
         if torch.is_tensor(t) and t.is_floating_point():
             key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
             if key not in seen:

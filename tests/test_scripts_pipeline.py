@@ -13,6 +13,12 @@ import torch
 from standin_data import prepare, run_script, tree_snapshot
 
 
+def logged_params(run_dir: Path) -> int:
+    """The parameter count fairseq-train printed for the run's model."""
+    found = re.search(r"num\. shared model params: ([0-9,]+)", (run_dir / "train.log").read_text())
+    return int(found.group(1).replace(",", ""))
+
+
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
@@ -65,6 +71,7 @@ def test_evaluate_translation_scores_every_sentence(mt_run):
     hyps = (run_dir / result["hypotheses_file"]).read_text().splitlines()
     assert len(hyps) == 50
     assert result["updates"] == "12" and result["arch"] == "gpam_transformer_tiny"
+    assert int(result["params"]) == logged_params(run_dir)  # --set values are strings
     assert "compound" not in " ".join(result)  # De-En: no compound splitting
 
 
@@ -143,4 +150,5 @@ def test_evaluate_lm_states_context_window_and_tokens_per_sample(lm_run):
     result = json.loads((lm_run / "eval-lm.checkpoint_best.json").read_text())
     assert result["tokens_per_sample"] == 64 and result["context_window"] == 16
     assert result["arch"] == "transformer_lm" and result["tokens_scored"] > 1000
+    assert result["params"] == logged_params(lm_run)
     assert math.isclose(result["perplexity"], 2 ** result["loss_base2"], rel_tol=1e-3)
