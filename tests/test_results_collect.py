@@ -75,7 +75,7 @@ def test_collect_tables(runs, tmp_path):
     assert full["baseline"] == f"{statistics.fmean(base):.2f} ± {statistics.stdev(base):.2f}"
     assert full["daGPAM"] == f"{statistics.fmean(dag):.2f} ± {statistics.stdev(dag):.2f}"
     assert full["difference"] == f"{statistics.fmean(dag) - statistics.fmean(base):+.2f}"
-    assert full["seeds (baseline/daGPAM)"] == "3/3" and full["better"] == "daGPAM"
+    assert full["seeds (baseline/daGPAM)"] == "3/3" and full["better mean"] == "daGPAM"
     assert full["difference per seed"] == "seed 1: +1.00, seed 2: +1.40, seed 3: +1.20"
     # daGPAM's hypotheses equal the references, the baseline's do not: significant for every seed
     p_values = [float(p.split(": ")[1]) for p in full["p (paired bootstrap, per seed)"].split(", ")]
@@ -90,7 +90,7 @@ def test_collect_tables(runs, tmp_path):
     assert cpu["p (paired t-test over seeds)"] == "–"  # one seed: no test
     assert cpu["difference per seed"] == "seed 1: +0.50"
     lm = next(r for r in rows if r["metric"] == "test perplexity")
-    assert (lm["paper baseline"], lm["paper daGPAM"]) == ("25.96", "25.33") and lm["better"] == "daGPAM"
+    assert (lm["paper baseline"], lm["paper daGPAM"]) == ("25.96", "25.33") and lm["better mean"] == "daGPAM"
     assert "context window 400" in (out / "wikitext-103.md").read_text()
     with open(out / "iwslt14.de-en.runs.csv", newline="") as f:
         scale = list(csv.DictReader(f))
