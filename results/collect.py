@@ -322,6 +322,18 @@ def metric_definition(key, run, ckpt):
     return f"tokenized BLEU after --remove-bpe ({result.get('bpe')} BPE, {result.get('tokenizer')} tokenizer), {beam}"
 
 
+def run_scores(run):
+    """The run's own test figures, per evaluated checkpoint: 'checkpoint_last: sacreBLEU 20.43, ...'."""
+    metrics = BLEU_METRICS if run["info"]["task"] == "translation" else LM_METRICS
+    parts = []
+    for ckpt in sorted(run["evals"]):
+        values = [f"{label} {float(run['evals'][ckpt][key]):.2f}" for key, label in metrics
+                  if run["evals"][ckpt].get(key) is not None]
+        if values:
+            parts.append(f"{ckpt}: {', '.join(values)}")
+    return "; ".join(parts) or "–"
+
+
 def run_rows(runs):
     """One row per run: what it is and at what scale it ran."""
     rows = []
@@ -343,6 +355,7 @@ def run_rows(runs):
                 f" (resumed: {log['segments']} segments)" if log["segments"] > 1 else ""),
             "hardware": hardware,
             "best valid loss (base 2)": f"{min(l for _, l in log['valid']):.3f}" if log["valid"] else "–",
+            "test scores": run_scores(run),
             "run": run["rel"],  # relative to the runs directory: tables do not depend on where they are rebuilt
         })
     return rows

@@ -96,6 +96,12 @@ def test_collect_tables(runs, tmp_path):
         scale = list(csv.DictReader(f))
     assert len(scale) == 8 and all(r["effective batch (tokens)"] == "8192 = 1 x 4096 x 2" for r in scale)
     assert all(r["training time"] == "2.0 min" and r["best valid loss (base 2)"] == "6.500" for r in scale)
+    # each run's own scores, so that a per-seed figure can be read from the tables
+    seed2 = next(r for r in scale if r["system"] == "softmax" and r["seed"] == "2" and "full" in r["setting"])
+    assert seed2["test scores"] == "checkpoint_best: tokenized BLEU 29.40, sacreBLEU 28.40"
+    with open(out / "wikitext-103.runs.csv", newline="") as f:
+        lm_scores = sorted(r["test scores"] for r in csv.DictReader(f))
+    assert lm_scores == ["checkpoint_best: test perplexity 25.90", "checkpoint_best: test perplexity 26.50"]
     assert (out / "valid_loss.wikitext-103.full.lm8.pre.png").read_bytes()[:4] == b"\x89PNG"
 
 
