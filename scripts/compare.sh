@@ -21,7 +21,7 @@ usage: scripts/compare.sh STUDY [STUDY ...] [options]
 
 studies (runs are ordered seed by seed across the studies named, so a cut-off campaign still
 holds complete seeds):
-  mt-preln      deen_docs de->en, cpu-preset Transformer (2+2 layers, d=256), pre-LN:
+  mt-preln      deen_docs (de->en unless --mt-direction), cpu-preset Transformer (2+2 layers, d=256), pre-LN:
                 softmax, daGPAM fixed lambda- = 0.2, daGPAM trainable per-layer lambda- (start 0.2)
   mt-postln     the same, post-LN
   lm            en_lm, cpu-preset transformer_lm (2 layers, d=256, 128-token samples): the same 3 systems
@@ -30,6 +30,7 @@ holds complete seeds):
 options:
   --seeds LIST     seeds of the comparison studies (default 1,2,3)
   --mt-updates N   updates per translation run (default 1000; the run path and tables carry it as tag u<N>)
+  --mt-direction D translation direction, de-en (default) or en-de (the run path carries it)
   --lm-updates N   updates per language-model run (default 250)
   --jobs N         runs at a time (default 3: the three systems of a seed side by side)
   --threads N      torch threads per run (default 1)
@@ -49,6 +50,7 @@ source "$SCRIPTS/output_guard.sh"
 STUDIES=()
 SEEDS=1,2,3
 MT_UPDATES=1000
+MT_DIRECTION=de-en
 LM_UPDATES=250
 JOBS=3
 THREADS=1
@@ -63,6 +65,7 @@ while [[ $# -gt 0 ]]; do
     -h|--help) usage; exit 0 ;;
     --seeds) need "$@"; SEEDS=$2; shift 2 ;;
     --mt-updates) need "$@"; MT_UPDATES=$2; shift 2 ;;
+    --mt-direction) need "$@"; MT_DIRECTION=$2; shift 2 ;;
     --lm-updates) need "$@"; LM_UPDATES=$2; shift 2 ;;
     --jobs) need "$@"; JOBS=$2; shift 2 ;;
     --threads) need "$@"; THREADS=$2; shift 2 ;;
@@ -81,6 +84,10 @@ done
 for N in "$MT_UPDATES" "$LM_UPDATES" "$JOBS" "$THREADS"; do
   [[ $N =~ ^[1-9][0-9]*$ ]] || die "--mt-updates, --lm-updates, --jobs and --threads take positive integers, not '$N'"
 done
+[[ $MT_DIRECTION == de-en || $MT_DIRECTION == en-de ]] \
+  || die "--mt-direction takes de-en or en-de (the languages of deen_docs), not '$MT_DIRECTION'"
+MT_SRC=${MT_DIRECTION%-*}
+MT_TGT=${MT_DIRECTION#*-}
 
 # ---------------------------------------------------------------- the runs
 # one line per run: <train.sh arguments>|<run path relative to the runs root>
@@ -95,7 +102,7 @@ add_study_runs() {  # study seed
       local ln=${1#mt-}; ln=${ln%ln}
       for system in "${SYSTEMS[@]}"; do
         args=${system%|*}; name=${system#*|}
-        RUNS+=("deen_docs --preset cpu --ln $ln $args --max-update $MT_UPDATES --tag u$MT_UPDATES --seeds $2|deen_docs.de-en/cpu-${ln}ln-u$MT_UPDATES/$name/seed$2")
+        RUNS+=("deen_docs --src $MT_SRC --tgt $MT_TGT --preset cpu --ln $ln $args --max-update $MT_UPDATES --tag u$MT_UPDATES --seeds $2|deen_docs.$MT_DIRECTION/cpu-${ln}ln-u$MT_UPDATES/$name/seed$2")
       done ;;
     lm)
       for system in "${SYSTEMS[@]}"; do
@@ -138,8 +145,12 @@ fi
 
 collect() {
   mkdir -p "$OUT/refs"
-  local ref=$DATA_ROOT/text/deen_docs/test.raw.en
-  [[ -f $ref ]] && cp "$ref" "$OUT/refs/deen_docs.test.raw.en"
+  local group ref
+  for group in "$OUT"/runs/deen_docs.*; do  # the references of each direction that has runs
+    [[ -d $group ]] || continue
+    ref=$DATA_ROOT/text/deen_docs/test.raw.${group##*-}
+    if [[ -f $ref ]]; then cp "$ref" "$OUT/refs/deen_docs.test.raw.${group##*-}"; fi
+  done
   python "$REPO/results/collect.py" "$OUT/runs" --refs "$OUT/refs" --out "$OUT" \
     --title "Measured comparison at CPU scale: softmax baseline vs daGPAM" --note-file "$REPO/results/comparison_note.md"
 }

@@ -1,12 +1,13 @@
 """scripts/compare.sh (the multi-seed study) and scripts/keep_run_logs.sh (what a finished run keeps):
-the order of the runs, resumption from kept logs, bad input, and that only light files are kept."""
+the order of the runs, resumption from kept logs, bad input, that only light files are kept, and one
+study end to end (en->de, on stand-in data)."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-from standin_data import held_lock
+from standin_data import held_lock, prepare, run_script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,6 +32,35 @@ def test_runs_are_ordered_seed_by_seed_across_studies(tmp_path):
     assert all(p.endswith("seed1") for p in paths[:6]) and all(p.endswith("seed2") for p in paths[6:])
     systems = {p.split("/")[2] for p in paths}
     assert systems == {"softmax", "dagpam-fixed0.2", "dagpam-layer0.2"}
+
+
+def test_the_translation_direction_is_in_the_run_path(tmp_path):
+    rows = listed(tmp_path, "mt-postln", extra=("--mt-direction", "en-de", "--seeds", "2"))
+    assert [p for _, p in rows] == [f"deen_docs.en-de/cpu-postln-u1000/{s}/seed2"
+                                    for s in ("softmax", "dagpam-fixed0.2", "dagpam-layer0.2")]
+
+
+def test_a_study_trains_evaluates_keeps_and_tabulates_en_de(tmp_path):
+    """mt-preln en->de with 2 updates per run: every system trained in that direction, every test
+    sentence scored against the German references, only light files kept, a table with p-values."""
+    data, out = tmp_path / "data", tmp_path / "out"
+    prepare("deen_docs", data, vocab=600, limit=400, eval_limit=30)
+    prepare("en_lm", data, limit=50)
+    proc = run_script("scripts/compare.sh", "mt-preln", "--mt-direction", "en-de", "--seeds", "1",
+                      "--mt-updates", "2", "--jobs", "3", "--data-root", data, "--work", tmp_path / "work",
+                      "--out", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    group = out / "runs" / "deen_docs.en-de" / "cpu-preln-u2"
+    for system in ("softmax", "dagpam-fixed0.2", "dagpam-layer0.2"):
+        run_dir = group / system / "seed1"
+        result = json.loads((run_dir / "eval-translation.checkpoint_last.json").read_text())
+        assert (result["src"], result["tgt"], result["hypotheses"]) == ("en", "de", 30)
+        assert "--source-lang en --target-lang de" in (run_dir / "command.sh").read_text()
+        assert not list(run_dir.glob("*.pt"))
+    assert sorted(p.name for p in (out / "refs").iterdir()) == ["deen_docs.test.raw.de"]
+    table = (out / "deen_docs.md").read_text()
+    assert "deen_docs, en-de, cpu preset" in table and "seed 1: n/a" not in table
+    assert table.count("seed 1: 0.") + table.count("seed 1: 1.000") == 2  # a bootstrap p per daGPAM system
 
 
 def test_lambda_sweep_runs_once_at_the_first_seed(tmp_path):
