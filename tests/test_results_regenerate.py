@@ -15,6 +15,8 @@ COMPARISON_TITLE = "Measured comparison at CPU scale: softmax baseline vs daGPAM
 COLLECTED = {
     "comparison": ("comparison/refs", COMPARISON_TITLE, "comparison_note.md"),
     "comparison/pilot": ("comparison/refs", "Pilot: 250-update translation runs", "comparison/pilot/NOTE.md"),
+    "comparison/superseded": ("comparison/refs", "Superseded: resumed translation runs",
+                              "comparison/superseded/NOTE.md"),
     "demo": ("demo/refs", "Offline demo: softmax baseline vs daGPAM", "demo/NOTE.md"),
 }
 NOT_FROM_COLLECT = {"NOTE.md", "README.md"}
