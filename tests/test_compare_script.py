@@ -110,6 +110,7 @@ def test_bad_input_stops_before_any_work(tmp_path):
         ((), "name at least one study"),
         (("lm", "--seeds", "1;2"), "--seeds must be a comma-separated list of integers"),
         (("lm", "--jobs", "0"), "take positive integers, not '0'"),
+        (("mt-preln", "--mt-direction", "fr-en"), "--mt-direction takes de-en or en-de"),
         (("--collect-only",), "holds no runs yet"),
     ]
     for args, message in cases:
