@@ -115,7 +115,7 @@ if not loss or not tokens:
     sys.exit("evaluate_lm.sh: error: no loss/perplexity line in " + sys.argv[1] + "; see that log")
 result = {
     "checkpoint": "$NAME", "dataset": "$DATASET", "subset": "$SUBSET", "arch": "$CKPT_ARCH",
-    "params": $CKPT_PARAMS, "updates": "$CKPT_UPDATES",
+    "params": $CKPT_PARAMS, "updates": ${CKPT_UPDATES:-None},
     "loss_base2": float(loss.group(1)), "perplexity": float(loss.group(2)),
     "tokens_scored": int(tokens.group(1).replace(",", "")),
     "tokens_per_sample": $TOKENS_PER_SAMPLE, "context_window": $CONTEXT_WINDOW,

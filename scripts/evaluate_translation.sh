@@ -155,8 +155,8 @@ SCORE_ARGS=(--ref "$RAW_REF" --tokenizer "$TOKENIZER" --lang "$TGT"
 [[ $COMPOUND == yes ]] && SCORE_ARGS+=(--compound-split)
 python "$SCRIPTS/score_translation.py" "$OUT.tmp" "${SCORE_ARGS[@]}" \
   --set checkpoint="$NAME" dataset="$DATASET" src="$SRC" tgt="$TGT" beam="$BEAM" lenpen="$LENPEN" \
-        averaged="$AVERAGE" arch="$CKPT_ARCH" params="$CKPT_PARAMS" updates="$CKPT_UPDATES" \
-        bpe="$BPE" tokenizer="$TOKENIZER" \
+        averaged="$AVERAGE" arch="$CKPT_ARCH" bpe="$BPE" tokenizer="$TOKENIZER" \
+  --set-count params="$CKPT_PARAMS" updates="$CKPT_UPDATES" \
   || { rm -f "$OUT.tmp"; exit 2; }
 mv "$OUT.tmp" "$OUT"
 printf '%q ' "${CMD[@]}" > "$RUN_DIR/generate.$NAME.command.sh"

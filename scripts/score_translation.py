@@ -108,6 +108,17 @@ def score(generate_out: Path, ref_path: Path, tokenizer="none", lang="en", compo
     return result, detok_hyps
 
 
+def parse_counts(items):
+    """{'params': 5789696, 'updates': None} from ['params=5789696', 'updates=']."""
+    counts = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not (value == "" or value.isdigit()):
+            raise ScoreError(f"--set-count takes KEY=N with N a whole number (or empty), not '{item}'")
+        counts[key] = int(value) if value else None
+    return counts
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("generate_out", type=Path)
@@ -117,14 +128,18 @@ def main(argv=None) -> int:
     parser.add_argument("--tokenizer", default="none", choices=("moses", "none"))
     parser.add_argument("--lang", default="en")
     parser.add_argument("--compound-split", action="store_true")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="facts to record")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="facts to record (strings)")
+    parser.add_argument("--set-count", nargs="*", default=[], metavar="KEY=N",
+                        help="counts to record as integers (an empty N records null)")
     args = parser.parse_args(argv)
     try:
+        counts = parse_counts(args.set_count)
         result, detok_hyps = score(args.generate_out, args.ref, args.tokenizer, args.lang, args.compound_split)
     except ScoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     result.update(dict(item.split("=", 1) for item in args.set))
+    result.update(counts)
     if args.detok_hyps:
         write_atomic(args.detok_hyps, "".join(h + "\n" for h in detok_hyps))
         result["hypotheses_file"] = args.detok_hyps.name

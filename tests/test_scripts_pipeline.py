@@ -70,8 +70,8 @@ def test_evaluate_translation_scores_every_sentence(mt_run):
     assert "BLEU4 = " in result["fairseq_bleu_line"]
     hyps = (run_dir / result["hypotheses_file"]).read_text().splitlines()
     assert len(hyps) == 50
-    assert result["updates"] == "12" and result["arch"] == "gpam_transformer_tiny"
-    assert int(result["params"]) == logged_params(run_dir)  # --set values are strings
+    assert result["updates"] == 12 and result["arch"] == "gpam_transformer_tiny"
+    assert result["params"] == logged_params(run_dir)
     assert "compound" not in " ".join(result)  # De-En: no compound splitting
 
 
@@ -92,6 +92,10 @@ def test_scorer_refuses_a_missing_hypothesis_and_keeps_the_old_result(mt_run, tm
     assert proc.returncode == 2
     assert "49 hypotheses for 50 test sentences" in proc.stderr
     assert "--required-batch-size-multiple 1" in proc.stderr
+    assert out.read_text() == '{"earlier": true}\n'
+    proc = run_script("scripts/score_translation.py", generate, "--ref", ref, "--out", out,
+                      "--set-count", "params=5.8M")
+    assert proc.returncode == 2 and "--set-count takes KEY=N with N a whole number" in proc.stderr
     assert out.read_text() == '{"earlier": true}\n'
 
 
@@ -150,5 +154,5 @@ def test_evaluate_lm_states_context_window_and_tokens_per_sample(lm_run):
     result = json.loads((lm_run / "eval-lm.checkpoint_best.json").read_text())
     assert result["tokens_per_sample"] == 64 and result["context_window"] == 16
     assert result["arch"] == "transformer_lm" and result["tokens_scored"] > 1000
-    assert result["params"] == logged_params(lm_run)
+    assert result["params"] == logged_params(lm_run) and result["updates"] == 6
     assert math.isclose(result["perplexity"], 2 ** result["loss_base2"], rel_tol=1e-3)
