@@ -53,6 +53,11 @@ LOWER_IS_BETTER = {"perplexity"}
 BOOTSTRAP_SAMPLES = 1000
 
 
+def metrics_of(task):
+    """The (result key, label) pairs a run of ``task`` is scored by."""
+    return BLEU_METRICS if task == "translation" else LM_METRICS
+
+
 # ---------------------------------------------------------------- reading runs
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \|")
@@ -219,7 +224,7 @@ def summarise(runs, ref_dirs):
             treated = systems.get(system, []) if system != "softmax" else []
             for ckpt in checkpoints:
                 task = (baseline or treated)[0]["info"]["task"]
-                metrics = BLEU_METRICS if task == "translation" else LM_METRICS
+                metrics = metrics_of(task)
                 for key, label in metrics:
                     base_vals = {r["info"]["seed"]: r["evals"][ckpt].get(key) for r in baseline if ckpt in r["evals"]}
                     sys_vals = {r["info"]["seed"]: r["evals"][ckpt].get(key) for r in treated if ckpt in r["evals"]}
@@ -324,11 +329,10 @@ def metric_definition(key, run, ckpt):
 
 def run_scores(run):
     """The run's own test figures, per evaluated checkpoint: 'checkpoint_last: sacreBLEU 20.43, ...'."""
-    metrics = BLEU_METRICS if run["info"]["task"] == "translation" else LM_METRICS
     parts = []
-    for ckpt in sorted(run["evals"]):
-        values = [f"{label} {float(run['evals'][ckpt][key]):.2f}" for key, label in metrics
-                  if run["evals"][ckpt].get(key) is not None]
+    for ckpt, result in sorted(run["evals"].items()):
+        values = [f"{label} {float(result[key]):.2f}" for key, label in metrics_of(run["info"]["task"])
+                  if result.get(key) is not None]
         if values:
             parts.append(f"{ckpt}: {', '.join(values)}")
     return "; ".join(parts) or "–"

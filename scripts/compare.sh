@@ -145,11 +145,13 @@ fi
 
 collect() {
   mkdir -p "$OUT/refs"
-  local group ref
+  local group tgt
   for group in "$OUT"/runs/deen_docs.*; do  # the references of each direction that has runs
     [[ -d $group ]] || continue
-    ref=$DATA_ROOT/text/deen_docs/test.raw.${group##*-}
-    if [[ -f $ref ]]; then cp "$ref" "$OUT/refs/deen_docs.test.raw.${group##*-}"; fi
+    tgt=${group##*-}
+    if [[ -f $DATA_ROOT/text/deen_docs/test.raw.$tgt ]]; then
+      cp "$DATA_ROOT/text/deen_docs/test.raw.$tgt" "$OUT/refs/deen_docs.test.raw.$tgt"
+    fi
   done
   python "$REPO/results/collect.py" "$OUT/runs" --refs "$OUT/refs" --out "$OUT" \
     --title "Measured comparison at CPU scale: softmax baseline vs daGPAM" --note-file "$REPO/results/comparison_note.md"
