@@ -1,0 +1,34 @@
+"""``gpam COMMAND [ARGS]`` (or ``python -m gpam_tools COMMAND``): every tool of the pipeline.
+
+Each command is a module with ``main(argv) -> int`` and its own ``--help``; the
+table below is the whole list, imported only when its command runs.
+"""
+
+import importlib
+import sys
+from typing import List, Optional
+
+# command -> (module, one line of help); add a line here for a new command
+COMMANDS = {
+}
+
+
+def usage() -> str:
+    width = max((len(name) for name in COMMANDS), default=0)
+    lines = ["usage: gpam COMMAND [ARGS]   (python -m gpam_tools COMMAND [ARGS])", "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "gpam COMMAND --help shows a command's own arguments."]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"gpam: unknown command '{name}'\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
