@@ -167,6 +167,13 @@ def run_script(*args, timeout=600, **extra_env) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=script_env(**extra_env))
 
 
+def run_gpam(*args, timeout=600, cwd=None, **extra_env) -> subprocess.CompletedProcess:
+    """Run ``gpam COMMAND args...`` (as ``python -m gpam_tools``) with this checkout and capture its output."""
+    cmd = [sys.executable, "-m", "gpam_tools", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO,
+                          env=script_env(**extra_env))
+
+
 def tree_snapshot(root: Path) -> dict:
     """{relative path: (size, mtime_ns)} of every file under ``root``: to show nothing changed."""
     root = Path(root)
