@@ -10,6 +10,8 @@ from typing import List, Optional
 
 # command -> (module, one line of help); add a line here for a new command
 COMMANDS = {
+    "collect": ("gpam_tools.collect.command", "tables and plots of a results directory, from its kept runs"),
+    "train": ("gpam_tools.train", "train the softmax baseline or daGPAM on a prepared dataset"),
 }
 
 
