@@ -1,18 +1,14 @@
-"""results/collect.py on hand-made run directories: statistics over seeds, the paired bootstrap,
+"""`gpam collect` on hand-made run directories: statistics over seeds, the paired bootstrap,
 the paper's figure only beside a full-size run of its setting, and the scale of every run."""
 
 import csv
-import importlib.util
 import json
 import statistics
 
 import pytest
 
-from standin_data import REPO, run_script
-
-spec = importlib.util.spec_from_file_location("collect", REPO / "results" / "collect.py")
-collect = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(collect)
+from gpam_tools.collect.logs import parse_train_log
+from standin_data import REPO, run_gpam, script_env
 
 REFS = [f"the reference sentence number {i} is here ." for i in range(60)]
 
@@ -66,7 +62,7 @@ def runs(tmp_path):
 def test_collect_tables(runs, tmp_path):
     root, refs_dir = runs
     out = tmp_path / "out"
-    proc = run_script("results/collect.py", root, "--refs", refs_dir, "--out", out)
+    proc = run_gpam("collect", root, "--refs", refs_dir, "--out", out)
     assert proc.returncode == 0, proc.stderr
     with open(out / "summary.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -106,7 +102,7 @@ def test_collect_tables(runs, tmp_path):
 
 
 def test_collect_refuses_a_directory_without_runs(tmp_path):
-    proc = run_script("results/collect.py", tmp_path, "--out", tmp_path / "out")
+    proc = run_gpam("collect", tmp_path, "--out", tmp_path / "out")
     assert proc.returncode != 0
     assert "no run-info.json under" in proc.stderr and "train with scripts/train.sh first" in proc.stderr
     assert not (tmp_path / "out" / "summary.md").exists()
@@ -119,7 +115,7 @@ def test_train_log_parser_keeps_the_latest_validation_per_update(tmp_path):
         '| valid | {"valid_loss": "4.0", "valid_num_updates": "200"}\n'
         '| valid | {"valid_loss": "4.5", "valid_num_updates": "100"}\n'  # a resumed run validates again
     )
-    assert collect.parse_train_log(log)["valid"] == [(100, 4.5), (200, 4.0)]
+    assert parse_train_log(log)["valid"] == [(100, 4.5), (200, 4.0)]
 
 
 def test_training_time_of_a_cut_off_and_resumed_run_counts_each_update_once(tmp_path):
@@ -137,7 +133,7 @@ def test_training_time_of_a_cut_off_and_resumed_run_counts_each_update_once(tmp_
         '2026-01-02 08:10:00 | INFO | valid | {"valid_loss": "4.0", "valid_num_updates": "200"}\n'
         '2026-01-02 08:11:00 | INFO | train | {"epoch": 1, "train_loss": "6.1", "train_num_updates": "200"}\n'
         "2026-01-02 08:11:40 | INFO | fairseq_cli.train | done training in 700.0 seconds\n")
-    parsed = collect.parse_train_log(log)
+    parsed = parse_train_log(log)
     assert parsed["train_seconds"] == 600 + 700.0
     assert parsed["segments"] == 2 and parsed["updates"] == 200
     assert parsed["valid"] == [(100, 5.0), (200, 4.0)]
@@ -147,7 +143,7 @@ def test_a_run_cut_off_before_its_first_checkpoint_has_no_training_time(tmp_path
     log = tmp_path / "train.log"
     log.write_text("2026-01-01 10:00:00 | INFO | fairseq.trainer | No existing checkpoint found /w/checkpoint_last.pt\n"
                    '2026-01-01 10:05:00 | INFO | train_inner | {"epoch": 1, "num_updates": "50"}\n')
-    assert collect.parse_train_log(log)["train_seconds"] is None
+    assert parse_train_log(log)["train_seconds"] is None
 
 
 def test_two_collectors_writing_the_same_tables_at_once(runs, tmp_path):
@@ -157,12 +153,13 @@ def test_two_collectors_writing_the_same_tables_at_once(runs, tmp_path):
 
     root, refs_dir = runs
     out = tmp_path / "shared"
-    cmd = [sys.executable, str(REPO / "results" / "collect.py"), str(root), "--refs", str(refs_dir), "--out", str(out)]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    cmd = [sys.executable, "-m", "gpam_tools", "collect", str(root), "--refs", str(refs_dir), "--out", str(out)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                              env=script_env()) for _ in range(2)]
     results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
     assert all(code == 0 for _, _, code in results), [err[-2000:] for _, err, _ in results]
     single = tmp_path / "single"
-    assert run_script("results/collect.py", root, "--refs", refs_dir, "--out", single).returncode == 0
+    assert run_gpam("collect", root, "--refs", refs_dir, "--out", single).returncode == 0
     for name in ("summary.md", "summary.csv", "iwslt14.de-en.runs.csv"):
         assert (out / name).read_text() == (single / name).read_text()
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
@@ -172,7 +169,7 @@ def test_unwritable_output_directory_is_named(runs, tmp_path):
     root, refs_dir = runs
     blocker = tmp_path / "a-file"
     blocker.write_text("keep me\n")
-    proc = run_script("results/collect.py", root, "--out", blocker / "tables")
+    proc = run_gpam("collect", root, "--out", blocker / "tables")
     assert proc.returncode == 2
     assert f"cannot write the tables into --out {blocker / 'tables'}" in proc.stderr
     assert "Traceback" not in proc.stderr and blocker.read_text() == "keep me\n"

@@ -1,0 +1,53 @@
+"""Statistics over seeds: mean and sample standard deviation, the paired t-test over seeds, and
+sacreBLEU's paired bootstrap resampling (Koehn 2004) of two systems' hypotheses for one seed."""
+
+import statistics
+
+from scipy.stats import ttest_rel
+
+BOOTSTRAP_SAMPLES = 1000
+
+
+def mean_std(values):
+    """(mean, sample standard deviation) of the values that are not None; None where undefined."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def fmt(mean, std, digits=2):
+    """'mean ± std' ('–' without a mean, no '±' without a spread)."""
+    if mean is None:
+        return "–"
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+
+
+def paired_bootstrap(base_hyps, sys_hyps, refs):
+    """Two-sided p-value of the BLEU difference (sacreBLEU's paired bootstrap tests |BLEU_sys - BLEU_base|)."""
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.significance import PairedTest
+
+    test = PairedTest([("baseline", base_hyps), ("system", sys_hyps)], {"BLEU": BLEU()}, [refs],
+                      test_type="bs", n_samples=BOOTSTRAP_SAMPLES)
+    _, scores = test()
+    return scores["BLEU"][1].p_value
+
+
+def paired_seeds(base_vals, sys_vals):
+    """The seeds with a value for both the baseline and daGPAM, in order."""
+    return sorted(s for s in set(base_vals) & set(sys_vals) if base_vals[s] is not None and sys_vals[s] is not None)
+
+
+def paired_t_over_seeds(base_vals, sys_vals):
+    """Two-sided paired t-test of daGPAM against the baseline over the seeds both have: 'p (n=N)'.
+
+    Pairs by seed (the seed fixes initialisation and data order in both systems); needs 2 pairs
+    with differences that are not all equal.
+    """
+    seeds = paired_seeds(base_vals, sys_vals)
+    diffs = [sys_vals[s] - base_vals[s] for s in seeds]
+    if len(diffs) < 2 or max(diffs) == min(diffs):
+        return "–"
+    p = ttest_rel([sys_vals[s] for s in seeds], [base_vals[s] for s in seeds]).pvalue
+    return f"{p:.3f} (n={len(diffs)})"
