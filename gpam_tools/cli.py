@@ -10,8 +10,12 @@ from typing import List, Optional
 
 # command -> (module, one line of help); add a line here for a new command
 COMMANDS = {
+    "prepare": ("gpam_tools.prepare.cli", "prepare a dataset: a benchmark, a shipped corpus, or your own corpus (custom)"),
     "collect": ("gpam_tools.collect.command", "tables and plots of a results directory, from its kept runs"),
+    "power": ("gpam_tools.power", "seeds a comparison needs: paired spread, t-interval, power, minimum detectable effect"),
     "train": ("gpam_tools.train", "train the softmax baseline or daGPAM on a prepared dataset"),
+    "evaluate": ("gpam_tools.evaluate", "score a trained checkpoint: BLEU (translation) or perplexity (LM)"),
+    "score": ("gpam_tools.scoring", "score a fairseq-generate output: tokenized BLEU, sacreBLEU, compound split"),
 }
 
 
