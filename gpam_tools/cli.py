@@ -11,8 +11,11 @@ from typing import List, Optional
 # command -> (module, one line of help); add a line here for a new command
 COMMANDS = {
     "prepare": ("gpam_tools.prepare.cli", "prepare a dataset: a benchmark, a shipped corpus, or your own corpus (custom)"),
+    "study": ("gpam_tools.study", "train, evaluate, keep and tabulate a study (datasets x systems x seeds), resumable"),
     "collect": ("gpam_tools.collect.command", "tables and plots of a results directory, from its kept runs"),
+    "keep-runs": ("gpam_tools.collect.keep", "copy runs' light files (logs, scores, hypotheses) into a results tree"),
     "power": ("gpam_tools.power", "seeds a comparison needs: paired spread, t-interval, power, minimum detectable effect"),
+    "throughput": ("gpam_tools.throughput", "seconds per update (wall and CPU) of a short training command"),
     "train": ("gpam_tools.train", "train the softmax baseline or daGPAM on a prepared dataset"),
     "evaluate": ("gpam_tools.evaluate", "score a trained checkpoint: BLEU (translation) or perplexity (LM)"),
     "score": ("gpam_tools.scoring", "score a fairseq-generate output: tokenized BLEU, sacreBLEU, compound split"),
