@@ -24,6 +24,21 @@ os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--device", action="store", default="cpu", choices=("cpu", "cuda"),
+                     help="device for kernel, module and model tests that take the `device` fixture "
+                          "(cuda is skipped when torch.cuda.is_available() is False)")
+
+
+@pytest.fixture
+def device(request) -> torch.device:
+    """The torch.device chosen with `pytest --device {cpu,cuda}`; cuda skips when no GPU is visible."""
+    name = request.config.getoption("--device")
+    if name == "cuda" and not torch.cuda.is_available():
+        pytest.skip("--device cuda: torch.cuda.is_available() is False on this machine")
+    return torch.device(name)
+
+
 def make_dictionary(size: int = 40) -> Dictionary:
     """A dictionary with `size` made-up words after fairseq's 4 special symbols."""
     d = Dictionary()
