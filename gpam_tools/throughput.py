@@ -68,7 +68,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     records = []
     with open(args.log, "w", encoding="utf-8") as log:
         try:
-            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            # unbuffered: a Python child writing to a pipe would otherwise hand its log over in blocks,
+            # and the records would be timed when a block arrives rather than when written
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
         except OSError as err:
             p.error(f"cannot start {command[0]}: {err}")
         for line in proc.stdout:

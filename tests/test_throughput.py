@@ -8,14 +8,15 @@ import pytest
 from gpam_tools import cli
 from gpam_tools.throughput import rates, updates_of
 
-# A stand-in for fairseq-train: five json train_inner records, 5 updates apart, each after busy CPU work.
+# A stand-in for fairseq-train: five json train_inner records, 5 updates apart, each after busy CPU work,
+# printed without flushing (as fairseq does into a pipe): the tool must see each when it is written.
 FAKE_TRAIN = r"""
 import json, time
 for k in range(1, 6):
     end = time.process_time() + 0.05
     while time.process_time() < end:
         pass
-    print("2026-01-01 00:00:00 | INFO | train_inner | " + json.dumps({"num_updates": str(5 * k), "loss": "1"}), flush=True)
+    print("2026-01-01 00:00:00 | INFO | train_inner | " + json.dumps({"num_updates": str(5 * k), "loss": "1"}))
 print("done training (json)")
 """
 
