@@ -18,6 +18,7 @@ COMMANDS = {
     "throughput": ("gpam_tools.throughput", "seconds per update (wall and CPU) of a short training command"),
     "train": ("gpam_tools.train", "train the softmax baseline or daGPAM on a prepared dataset"),
     "evaluate": ("gpam_tools.evaluate", "score a trained checkpoint: BLEU (translation) or perplexity (LM)"),
+    "recipes": ("gpam_tools.recipe_configs", "the recipe table; write or check the hydra configs generated from it"),
     "score": ("gpam_tools.scoring", "score a fairseq-generate output: tokenized BLEU, sacreBLEU, compound split"),
 }
 

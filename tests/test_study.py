@@ -1,29 +1,35 @@
-"""scripts/compare.sh (the multi-seed study) and scripts/keep_run_logs.sh (what a finished run keeps):
-the order of the runs, resumption from kept logs, bad input, that only light files are kept, and one
-study end to end (en->de, on stand-in data)."""
+"""`gpam study` (here with the comparison study, the multi-seed comparison) and `gpam keep-runs` (what
+a finished run keeps): the order of the runs, resumption from kept logs, bad input, that only light
+files are kept, and one study end to end (en->de, on stand-in data)."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-from standin_data import held_lock, prepare, run_script
+import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from standin_data import held_lock, prepare, run_gpam
 
 
-def run(*args, **kwargs):
-    return subprocess.run(["bash", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=60, **kwargs)
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Stand-ins of the comparison's datasets: a run's path follows from its data's prep-info.json."""
+    root = tmp_path_factory.mktemp("study-data")
+    prepare("deen_docs", root, vocab=600, limit=400, eval_limit=30)
+    prepare("en_lm", root, limit=50)
+    return root
 
 
-def listed(out_dir, *studies, extra=()):
-    proc = run("scripts/compare.sh", *studies, "--list", "--out", out_dir, *extra)
+def run(*args):
+    return run_gpam(*args, timeout=60)
+
+
+def listed(data, out_dir, *parts, extra=()):
+    proc = run("study", "comparison", *parts, "--list", "--out", out_dir, "--data-root", data, *extra)
     assert proc.returncode == 0, proc.stderr
     return [line.split() for line in proc.stdout.splitlines()]
 
 
-def test_runs_are_ordered_seed_by_seed_across_studies(tmp_path):
-    rows = listed(tmp_path, "mt-preln", "lm", extra=("--seeds", "1,2", "--mt-updates", "40"))
+def test_runs_are_ordered_seed_by_seed_across_studies(data, tmp_path):
+    rows = listed(data, tmp_path, "mt-preln", "lm", extra=("--seeds", "1,2", "--mt-updates", "40"))
     paths = [path for _, path in rows]
     assert len(paths) == 12 and all(state == "pending" for state, _ in rows)
     assert paths[0] == "deen_docs.de-en/cpu-preln-u40/softmax/seed1"
@@ -34,19 +40,17 @@ def test_runs_are_ordered_seed_by_seed_across_studies(tmp_path):
     assert systems == {"softmax", "dagpam-fixed0.2", "dagpam-layer0.2"}
 
 
-def test_the_translation_direction_is_in_the_run_path(tmp_path):
-    rows = listed(tmp_path, "mt-postln", extra=("--mt-direction", "en-de", "--seeds", "2"))
+def test_the_translation_direction_is_in_the_run_path(data, tmp_path):
+    rows = listed(data, tmp_path, "mt-postln", extra=("--mt-direction", "en-de", "--seeds", "2"))
     assert [p for _, p in rows] == [f"deen_docs.en-de/cpu-postln-u1000/{s}/seed2"
                                     for s in ("softmax", "dagpam-fixed0.2", "dagpam-layer0.2")]
 
 
-def test_a_study_trains_evaluates_keeps_and_tabulates_en_de(tmp_path):
+def test_a_study_trains_evaluates_keeps_and_tabulates_en_de(data, tmp_path):
     """mt-preln en->de with 2 updates per run: every system trained in that direction, every test
     sentence scored against the German references, only light files kept, a table with p-values."""
-    data, out = tmp_path / "data", tmp_path / "out"
-    prepare("deen_docs", data, vocab=600, limit=400, eval_limit=30)
-    prepare("en_lm", data, limit=50)
-    proc = run_script("scripts/compare.sh", "mt-preln", "--mt-direction", "en-de", "--seeds", "1",
+    out = tmp_path / "out"
+    proc = run_gpam("study", "comparison", "mt-preln", "--mt-direction", "en-de", "--seeds", "1",
                       "--mt-updates", "2", "--jobs", "3", "--data-root", data, "--work", tmp_path / "work",
                       "--out", out)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -63,31 +67,30 @@ def test_a_study_trains_evaluates_keeps_and_tabulates_en_de(tmp_path):
     assert table.count("seed 1: 0.") + table.count("seed 1: 1.000") == 2  # a bootstrap p per daGPAM system
 
 
-def test_lambda_sweep_runs_once_at_the_first_seed(tmp_path):
-    rows = listed(tmp_path, "lambda-sweep", extra=("--seeds", "4,5"))
+def test_lambda_sweep_runs_once_at_the_first_seed(data, tmp_path):
+    rows = listed(data, tmp_path, "lambda-sweep", extra=("--seeds", "4,5"))
     assert [p for _, p in rows] == [f"en_lm/cpu-preln/dagpam-fixed{lam}/seed4" for lam in ("0.05", "0.1", "0.4", "0.8")]
 
 
-def test_a_run_with_kept_scores_counts_as_done(tmp_path):
+def test_a_run_with_kept_scores_counts_as_done(data, tmp_path):
     done = tmp_path / "runs/en_lm/cpu-preln/softmax/seed1"
     done.mkdir(parents=True)
     (done / "eval-lm.checkpoint_last.json").write_text("{}")
     half = tmp_path / "runs/en_lm/cpu-preln/dagpam-fixed0.2/seed1"  # trained but never scored
     half.mkdir(parents=True)
     (half / "train.log").write_text("")
-    states = dict((p, s) for s, p in listed(tmp_path, "lm", extra=("--seeds", "1")))
+    states = dict((p, s) for s, p in listed(data, tmp_path, "lm", extra=("--seeds", "1")))
     assert states["en_lm/cpu-preln/softmax/seed1"] == "done"
     assert states["en_lm/cpu-preln/dagpam-fixed0.2/seed1"] == "pending"
 
 
-def test_a_cut_off_run_resumes_only_from_a_readable_checkpoint_of_the_same_code(tmp_path):
+def test_a_cut_off_run_resumes_only_from_a_readable_checkpoint_of_the_same_code(data, tmp_path):
     """A run stopped mid-training resumes from its last checkpoint in --work; one whose checkpoint
     is unreadable (cut off while written), or was trained by other code, starts again. (That
     fairseq's resume is exact is tests/test_resume.py's job.)"""
     import torch
 
-    sys.path.insert(0, str(REPO / "scripts"))
-    from code_fingerprint import code_fingerprint
+    from gpam_tools.fingerprint import code_fingerprint
 
     runs = tmp_path / "work/runs/en_lm/cpu-preln"
     state = {"model": {"w": torch.zeros(2)}, "optimizer_history": [{"num_updates": 150}]}
@@ -98,7 +101,7 @@ def test_a_cut_off_run_resumes_only_from_a_readable_checkpoint_of_the_same_code(
         (runs / system / "seed1/.code").write_text(code + "\n")
     broken = runs / "dagpam-fixed0.2/seed1/checkpoint_last.pt"
     broken.write_bytes(broken.read_bytes()[:100])
-    rows = listed(tmp_path / "out", "lm", extra=("--seeds", "1", "--work", tmp_path / "work"))
+    rows = listed(data, tmp_path / "out", "lm", extra=("--seeds", "1", "--work", tmp_path / "work"))
     assert rows == [["resume", "en_lm/cpu-preln/softmax/seed1", "(from", "update", "150)"],
                     ["pending", "en_lm/cpu-preln/dagpam-fixed0.2/seed1"],
                     ["pending", "en_lm/cpu-preln/dagpam-layer0.2/seed1"]]
@@ -106,15 +109,15 @@ def test_a_cut_off_run_resumes_only_from_a_readable_checkpoint_of_the_same_code(
 
 def test_bad_input_stops_before_any_work(tmp_path):
     cases = [
-        (("mt-big",), "unknown study 'mt-big'"),
-        ((), "name at least one study"),
+        (("mt-big",), "unknown part 'mt-big'"),
+        ((), "name at least one part"),
         (("lm", "--seeds", "1;2"), "--seeds must be a comma-separated list of integers"),
-        (("lm", "--jobs", "0"), "take positive integers, not '0'"),
+        (("lm", "--jobs", "0"), "takes positive integers, not '0'"),
         (("mt-preln", "--mt-direction", "fr-en"), "--mt-direction takes de-en or en-de"),
         (("--collect-only",), "holds no runs yet"),
     ]
     for args, message in cases:
-        proc = run("scripts/compare.sh", *args, "--out", tmp_path / "out", "--work", tmp_path / "work")
+        proc = run("study", "comparison", *args, "--out", tmp_path / "out", "--work", tmp_path / "work")
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
     assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
 
@@ -130,21 +133,21 @@ def test_keep_run_logs_copies_light_files_only(tmp_path):
     (run_dir / "tensorboard").mkdir()
     (run_dir / "tensorboard" / "events").write_text("x")
     dest = tmp_path / "kept"
-    proc = run("scripts/keep_run_logs.sh", tmp_path / "runs", dest, "ds/cpu-preln/softmax/seed1")
+    proc = run("keep-runs", tmp_path / "runs", dest, "ds/cpu-preln/softmax/seed1")
     assert proc.returncode == 0, proc.stderr
     kept = dest / "ds/cpu-preln/softmax/seed1"
     assert sorted(p.name for p in kept.iterdir()) == sorted(light)
     assert json.loads((kept / "train.log").read_text()) == {"name": "train.log"}
     # copying again replaces the run in one step and leaves no staging directory behind
     (run_dir / "train.log").write_text("second")
-    assert run("scripts/keep_run_logs.sh", tmp_path / "runs", dest).returncode == 0
+    assert run("keep-runs", tmp_path / "runs", dest).returncode == 0
     assert (kept / "train.log").read_text() == "second"
     assert sorted(p.name for p in kept.parent.iterdir()) == ["seed1"]
 
 
 def test_keep_run_logs_refuses_a_directory_that_is_not_a_run(tmp_path):
     (tmp_path / "runs/x").mkdir(parents=True)
-    proc = run("scripts/keep_run_logs.sh", tmp_path / "runs", tmp_path / "kept", "x")
+    proc = run("keep-runs", tmp_path / "runs", tmp_path / "kept", "x")
     assert proc.returncode == 2 and "is not a run (no run-info.json)" in proc.stderr
     assert not (tmp_path / "kept" / "x").exists()
 
@@ -154,7 +157,7 @@ def test_unwritable_directories_and_a_second_runner_are_refused(tmp_path):
     blocker.write_text("keep me\n")
     for flag in ("--out", "--work"):
         dirs = {"--out": tmp_path / "out", "--work": tmp_path / "work", flag: blocker / "sub"}
-        proc = run("scripts/compare.sh", "lm", *[x for kv in dirs.items() for x in kv])
+        proc = run("study", "comparison", "lm", *[x for kv in dirs.items() for x in kv])
         assert proc.returncode == 2, proc.stderr
         assert f"cannot write to {blocker / 'sub'}: choose a writable {flag}" in proc.stderr
     assert blocker.read_text() == "keep me\n"
@@ -162,25 +165,25 @@ def test_unwritable_directories_and_a_second_runner_are_refused(tmp_path):
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     with held_lock(work / ".lock"):
-        proc = run("scripts/compare.sh", "lm", "--out", tmp_path / "out", "--work", work)
+        proc = run("study", "comparison", "lm", "--out", tmp_path / "out", "--work", work)
     assert proc.returncode == 2
-    assert f"another compare.sh is writing {work} right now" in proc.stderr
+    assert f"another gpam study is writing {work} right now" in proc.stderr
     assert not (work / "runs").exists() and not (work / "logs").exists()
 
 
-def test_the_code_fingerprint_follows_the_plugin_sources_and_train_sh(tmp_path):
-    sys.path.insert(0, str(REPO / "scripts"))
-    from code_fingerprint import code_fingerprint
+def test_the_code_fingerprint_follows_the_plugin_sources_and_the_run_layer(tmp_path):
+    from gpam_tools.fingerprint import RUN_LAYER, code_fingerprint
 
     (tmp_path / "fairseq_gpam/modules").mkdir(parents=True)
-    (tmp_path / "scripts").mkdir()
+    (tmp_path / "gpam_tools").mkdir()
     (tmp_path / "fairseq_gpam/modules/attention.py").write_text("A = 1\n")
-    (tmp_path / "scripts/train.sh").write_text("echo train\n")
+    for name in RUN_LAYER:
+        (tmp_path / name).write_text("RECIPE = 1\n")
     first = code_fingerprint(tmp_path)
     assert len(first) == 16 and code_fingerprint(tmp_path) == first
     (tmp_path / "fairseq_gpam/modules/attention.py").write_text("A = 2\n")
     second = code_fingerprint(tmp_path)
-    (tmp_path / "scripts/train.sh").write_text("echo train --lr 1\n")
+    (tmp_path / RUN_LAYER[0]).write_text("RECIPE = 2\n")
     third = code_fingerprint(tmp_path)
     (tmp_path / "fairseq_gpam/README.txt").write_text("not code\n")
     assert len({first, second, third}) == 3 and code_fingerprint(tmp_path) == third
