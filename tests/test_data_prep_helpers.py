@@ -1,16 +1,12 @@
-"""Unit tests of the data-prep Python helpers (data-prep/dataprep), in-process and fast."""
+"""Unit tests of the data-preparation steps (gpam_tools/prepare), in-process and fast."""
 
 import hashlib
-import sys
 from pathlib import Path
 
 import pytest
 
-DATA_PREP = Path(__file__).resolve().parents[1] / "data-prep"
-sys.path.insert(0, str(DATA_PREP))
-
-from dataprep import lmsplit, moses, sources, subword, textio  # noqa: E402
-from dataprep.errors import PrepError  # noqa: E402
+from gpam_tools.prepare import lmsplit, moses, sources, subword, textio
+from gpam_tools.prepare.errors import PrepError
 
 
 def write(path: Path, lines) -> Path:
@@ -123,7 +119,22 @@ def test_checksum_pins_and_overrides(tmp_path):
     with pytest.raises(PrepError, match="--sha256 expects"):
         sources.verify(pinned, str(f), "f" * 64)
     unpinned = sources.Resource("x.tgz", ("https://example.org/x.tgz",), (), "none published")
-    assert sources.verify(unpinned, str(f), None)[1].startswith("nothing: no published checksum")
+    assert sources.verify(unpinned, str(f), None, allow_unverified=True)[1].startswith(
+        "nothing: no published checksum")
+    assert sources.verify(unpinned, str(f), sha)[1] == "--sha256 given by the user"
+
+
+def test_unpinned_file_is_refused_unless_pinned_or_accepted(tmp_path):
+    """Issue 16.3: no published checksum and no choice made -> refused, with the SHA-256."""
+    f = tmp_path / "x.tgz"
+    f.write_bytes(b"archive bytes")
+    sha = hashlib.sha256(b"archive bytes").hexdigest()
+    unpinned = sources.Resource("x.tgz", ("https://example.org/x.tgz",), (), "none published")
+    with pytest.raises(sources.UnverifiedFile, match=f"Its SHA-256 is {sha}.*--sha256 x.tgz={sha}"
+                                                     ".*--allow-unverified") as caught:
+        sources.verify(unpinned, str(f), None)
+    assert (caught.value.name, caught.value.sha256) == ("x.tgz", sha)
+    assert f.read_bytes() == b"archive bytes"  # not deleted: the next run decides
 
 
 def test_sha256_option_parsing():

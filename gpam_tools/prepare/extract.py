@@ -15,10 +15,9 @@ Layouts follow the published archives:
 import lzma
 import os
 import re
-import shutil
 import tarfile
 import zipfile
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable
 
 from .errors import PrepError
 from .textio import write_lines
@@ -185,15 +184,3 @@ def verify_uncompressed(sums_file: str, directory: str) -> None:
             if os.path.exists(path) and file_digest(path, "sha256") != expected:
                 raise PrepError(f"{name} does not match {sums_file}: the shipped corpus is "
                                 "damaged; restore it with git checkout data-prep/corpora")
-
-
-def decompress_xz(paths: List[str], out: str) -> List[str]:
-    """Decompress ``*.xz`` files into ``out`` byte for byte; returns the new paths."""
-    result = []
-    for path in paths:
-        dest = os.path.join(out, os.path.basename(path)[: -len(".xz")])
-        with lzma.open(path, "rb") as f, open(dest, "wb") as g:
-            shutil.copyfileobj(f, g)
-        result.append(dest)
-    return result
-

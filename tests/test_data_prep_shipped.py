@@ -1,0 +1,69 @@
+"""``gpam prepare`` for the corpora shipped in data-prep/corpora/ (offline), the run-level
+refusals (unwritable --data-root, a second preparation of one dataset), and the thin
+data-prep/prepare.sh wrapper."""
+
+import subprocess
+
+from gpam_tools.prepare import moses
+from prep_fixtures import (CORPORA, DATA_PREP, assert_contract, corpus, failed, lines, ok,
+                           prep_env, run, unbpe)
+from standin_data import held_lock
+
+
+def test_wrapper_passes_everything_to_gpam_prepare():
+    proc = subprocess.run(["bash", str(DATA_PREP / "prepare.sh"), "--help"], capture_output=True,
+                          text=True, env=prep_env(), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("iwslt14.de-en", "wmt14.en-de", "wikitext-103", "ptb", "ci_deen", "deen_docs",
+                 "ci_lm", "en_lm", "custom"):
+        assert f"  {name} " in proc.stdout
+    proc = subprocess.run(["bash", str(DATA_PREP / "prepare.sh"), "nope"], capture_output=True,
+                          text=True, env=prep_env(), timeout=60)
+    assert proc.returncode == 2 and "unknown dataset 'nope'" in proc.stderr
+
+
+def test_unwritable_data_root_and_a_second_preparation_are_refused(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me\n")
+    failed(run("ci_lm", root=blocker / "root"),
+           r"cannot create directories under .*a-file/root: choose a writable --data-root")
+    assert blocker.read_text() == "keep me\n"
+    root = tmp_path / "root"
+    (root / "tmp").mkdir(parents=True)
+    with held_lock(root / "tmp" / ".lock-ci_lm"):  # a preparation of ci_lm still going
+        failed(run("ci_lm", root=root), r"another preparation of ci_lm is running")
+    assert not (root / "data-bin" / "ci_lm").exists() and not (root / "text" / "ci_lm").exists()
+
+
+
+def test_offline_ci_deen(tmp_path):
+    root = tmp_path / "root"
+    ok(run("ci_deen", root=root))
+    info = assert_contract(root, "ci_deen", "translation")
+    assert info["lines"]["train"] == {"de": 2000, "en": 2000}
+    assert info["lines"]["valid"] == {"de": 200, "en": 200}
+    assert info["lines"]["test"] == {"de": 200, "en": 200}
+    assert info["bpe_size"] == 2000 and info["vocabulary_size"]["de"] == info["vocabulary_size"]["en"]
+    text = root / "text" / "ci_deen"
+    assert lines(text / "test.raw.en") == [" ".join(s.split()).lower() for s in corpus("test.en")]
+    opts = moses.TokenizeOptions(lang="de", lowercase=True)
+    moses._init_worker(opts)
+    assert [unbpe(l) for l in lines(text / "valid.de")] == \
+        [moses._process_line(s) for s in corpus("valid.de")]
+    assert (info["kind"], info["model_family"], info["full_model"]) == ("shipped", "translation", "iwslt")
+    assert info["test_reference"] == {"file": "test.raw.{lang}", "lowercase": True, "tokenized": False}
+    assert "nothing to do" in ok(run("ci_deen", root=root)).out
+
+
+def test_offline_ci_lm(tmp_path):
+    root = tmp_path / "root"
+    ok(run("ci_lm", root=root))
+    info = assert_contract(root, "ci_lm", "language_modeling")
+    source = {s: lines(CORPORA / "ci_lm" / f"wiki.{s}.tokens") for s in ("train", "valid", "test")}
+    for split in ("train", "valid", "test"):
+        assert info["lines"][split] == len(source[split])
+    assert info["bpe"] == "subword_nmt" and 2000 <= info["vocabulary_size"]["en"] <= 2600
+    train = [unbpe(l) for l in lines(root / "text" / "ci_lm" / "train.txt")]
+    assert any(" @-@ " in l for l in train) and not any("&apos;" in l for l in train)
+    assert (info["model_family"], info["full_model"]) == ("language_modeling", "lm")
+    assert "src" not in info and "test_reference" not in info
