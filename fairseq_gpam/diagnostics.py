@@ -12,7 +12,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from fairseq_gpam.modules.gpam_multihead_attention import GpamMultiheadAttention
+from fairseq_gpam.modules.variants import DagpamMultiheadAttention
 
 
 def rank_collapse_residual(x: Tensor, padding_mask: Optional[Tensor] = None) -> Tensor:
@@ -37,16 +37,16 @@ def rank_collapse_residual(x: Tensor, padding_mask: Optional[Tensor] = None) -> 
     return (residual / total).mean()
 
 
-def gpam_modules(model: nn.Module) -> List[Tuple[str, GpamMultiheadAttention]]:
+def dagpam_modules(model: nn.Module) -> List[Tuple[str, DagpamMultiheadAttention]]:
     """Every daGPAM attention module of ``model`` with its qualified name."""
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, GpamMultiheadAttention)]
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, DagpamMultiheadAttention)]
 
 
 def lambda_summary(model: nn.Module) -> Dict[str, float]:
     """Mean, min and max of lambda- over the daGPAM modules (and heads) of ``model``."""
     values = []
     with torch.no_grad():
-        for _, module in gpam_modules(model):
+        for _, module in dagpam_modules(model):
             _, lam_neg = module.lambdas()
             values.append(torch.as_tensor(lam_neg, dtype=torch.float32).flatten().cpu())
     if not values:
@@ -79,7 +79,7 @@ def collect_activity(model: nn.Module) -> Iterator[Dict[str, Tensor]]:
     handles = []
     for name, layer in transformer_layers(model):
         handles.append(layer.register_forward_hook(_residual_hook(stats, "res_" + name), with_kwargs=True))
-    modules = [m for _, m in gpam_modules(model)]
+    modules = [m for _, m in dagpam_modules(model)]
     for module in modules:
         module.collect_stats, module.last_negative_mass = True, None
     try:

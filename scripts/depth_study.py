@@ -38,13 +38,13 @@ def build_layer(variant: str, dim: int, heads: int, layer_number: int) -> torch.
     """One freshly initialised self-attention module of ``variant`` (dropout 0)."""
     from fairseq.modules import MultiheadAttention
 
-    from fairseq_gpam.modules.attention_factory import build_gpam_attention
+    from fairseq_gpam.modules.attention_factory import build_variant_attention
     from fairseq_gpam.modules.gpam_config import GpamOptions
     from fairseq_gpam.modules.variants import DifferentialMultiheadAttention
 
     if variant == "softmax":
         return MultiheadAttention(dim, heads, self_attention=True)
-    module = build_gpam_attention(GpamOptions(attention=variant), "encoder_self", dim, heads, self_attention=True)
+    module = build_variant_attention(GpamOptions(attention=variant), "encoder_self", dim, heads, self_attention=True)
     if isinstance(module, DifferentialMultiheadAttention):
         module.set_layer_number(layer_number)
     return module

@@ -3,7 +3,7 @@
 Each case must stop with a message that names the problem (and, where we can, the fix)
 before any training, and leave what was already on disk untouched. Where fairseq's own
 message is clear, the test pins it; where it was not, the plugin checks first
-(``fairseq_gpam/data_checks.py``, ``checkpoint_compat.refuse_softmax_weights``).
+(``fairseq_gpam/data_checks.py``, ``checkpoint_compat.refuse_mismatched_attention_weights``).
 Invalid ``--gpam-*`` values at parse time are tested in tests/test_models.py and
 tests/test_gpam_attention.py. The cases are listed in the README's Troubleshooting section.
 """
@@ -183,6 +183,17 @@ def test_gpam_checkpoint_of_another_size_is_refused(data, tmp_path):
                       tmp_path / "tiny" / "checkpoint_last.pt", "--save-dir", tmp_path / "other")
     assert "size mismatch" in str(info.value.__context__)
     assert_nothing_saved(tmp_path / "other")
+
+
+def test_fixed_lambda_checkpoint_into_a_trainable_lambda_model_says_what_differs(data, tmp_path):
+    fairseq_train(data, "--save-dir", tmp_path / "fixed")
+    with pytest.raises(Exception, match="please ensure that the architectures match") as info:
+        fairseq_train(data, "--gpam-lambda-mode", "layer", "--restore-file", tmp_path / "fixed" / "checkpoint_last.pt",
+                      "--save-dir", tmp_path / "layer")
+    cause = str(info.value.__context__)
+    assert ("the checkpoint has a fixed lambda- (--gpam-lambda-mode fixed), this model one trainable lambda- per "
+            "module (--gpam-lambda-mode layer)") in cause and "softmax" not in cause
+    assert_nothing_saved(tmp_path / "layer")
 
 
 def test_gpam_checkpoint_without_the_plugin_fails_on_load(data, tmp_path):

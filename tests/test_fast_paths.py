@@ -26,7 +26,7 @@ from fairseq_gpam.modules.dual_softmax import (
     merge_masks,
 )
 from fairseq_gpam.modules.gpam_config import GpamOptions
-from fairseq_gpam.modules.gpam_multihead_attention import GpamMultiheadAttention
+from fairseq_gpam.modules.variants import DagpamMultiheadAttention
 
 B, H, T, S, DH = 3, 4, 6, 7, 8
 C = H * DH
@@ -253,8 +253,8 @@ def module_pair(dtype, lambda_mode="fixed", sharing="module", **kwargs):
     opts = dict(lambda_mode=lambda_mode, neg_query_sharing=sharing, neg_query_init="xavier",
                 lambda_neg=0.3, lambda_max=0.9)
     torch.manual_seed(0)
-    auto = GpamMultiheadAttention(C, H, options=GpamOptions(kernel="auto", **opts), **kwargs)
-    ref = GpamMultiheadAttention(C, H, options=GpamOptions(kernel="reference", **opts), **kwargs)
+    auto = DagpamMultiheadAttention(C, H, options=GpamOptions(kernel="auto", **opts), **kwargs)
+    ref = DagpamMultiheadAttention(C, H, options=GpamOptions(kernel="reference", **opts), **kwargs)
     if auto.lambdas.theta is not None:
         with torch.no_grad():  # different lambda per head
             auto.lambdas.theta.copy_(torch.linspace(-1.5, 1.0, auto.lambdas.theta.numel()))

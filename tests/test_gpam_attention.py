@@ -1,10 +1,10 @@
-"""GpamMultiheadAttention honours fairseq's MultiheadAttention contract."""
+"""DagpamMultiheadAttention honours fairseq's MultiheadAttention contract."""
 
 import pytest
 import torch
 from fairseq.modules import MultiheadAttention
 
-from fairseq_gpam.modules import GpamConfigError, GpamMultiheadAttention, GpamOptions
+from fairseq_gpam.modules import GpamConfigError, DagpamMultiheadAttention, GpamOptions
 
 E, H, T, S, B = 16, 4, 6, 5, 3
 
@@ -14,7 +14,7 @@ def make_pair(lambda_neg=0.0, encoder_decoder=False, seed=0, **opts):
     torch.manual_seed(seed)
     kind = dict(encoder_decoder_attention=True) if encoder_decoder else dict(self_attention=True)
     base = MultiheadAttention(E, H, **kind).eval()
-    gpam = GpamMultiheadAttention(E, H, options=GpamOptions(lambda_neg=lambda_neg, **opts), **kind).eval()
+    gpam = DagpamMultiheadAttention(E, H, options=GpamOptions(lambda_neg=lambda_neg, **opts), **kind).eval()
     gpam.load_state_dict(base.state_dict(), strict=False)
     return base, gpam
 
@@ -84,7 +84,7 @@ def test_signed_weights_sum_to_one_and_match_output():
 
 def test_fused_and_reference_kernels_agree():
     _, fused = make_pair(0.25, seed=2, lambda_mode="head", neg_query_init="xavier")
-    reference = GpamMultiheadAttention(E, H, options=GpamOptions(lambda_neg=0.25, lambda_mode="head",
+    reference = DagpamMultiheadAttention(E, H, options=GpamOptions(lambda_neg=0.25, lambda_mode="head",
                                                                  neg_query_init="xavier", kernel="reference"),
                                        self_attention=True).eval()
     reference.load_state_dict(fused.state_dict())
@@ -99,7 +99,7 @@ def test_negative_query_is_relu_times_matrix():
     _, gpam = make_pair(0.2, neg_query_init="neg_identity")
     q = torch.randn(B, H, T, E // H)
     torch.testing.assert_close(gpam.negative_query(q), -q.clamp(min=0))
-    per_head = GpamMultiheadAttention(E, H, options=GpamOptions(neg_query_sharing="head",
+    per_head = DagpamMultiheadAttention(E, H, options=GpamOptions(neg_query_sharing="head",
                                                                 neg_query_init="xavier"), self_attention=True)
     assert per_head.neg_query_weight.shape == (H, E // H, E // H)
     want = torch.stack([q[:, h].clamp(min=0) @ per_head.neg_query_weight[h] for h in range(H)], 1)
@@ -180,7 +180,7 @@ def test_fully_padded_rows_stay_finite_in_training():
 
 @pytest.mark.parametrize("mode,shape", [("layer", (1,)), ("head", (H,))])
 def test_trainable_lambdas_stay_in_range_and_learn(mode, shape):
-    gpam = GpamMultiheadAttention(E, H, options=GpamOptions(lambda_neg=0.2, lambda_mode=mode, lambda_max=0.5),
+    gpam = DagpamMultiheadAttention(E, H, options=GpamOptions(lambda_neg=0.2, lambda_mode=mode, lambda_max=0.5),
                                   self_attention=True)
     assert gpam.lambdas.theta.shape == shape
     lam_pos, lam_neg = gpam.lambdas()
@@ -199,7 +199,7 @@ def test_trainable_lambdas_stay_in_range_and_learn(mode, shape):
 
 def test_attention_dropout_is_applied_in_training_only():
     torch.manual_seed(0)
-    gpam = GpamMultiheadAttention(E, H, options=GpamOptions(), dropout=0.5, self_attention=True)
+    gpam = DagpamMultiheadAttention(E, H, options=GpamOptions(), dropout=0.5, self_attention=True)
     x = torch.randn(T, B, E)
     gpam.eval()
     a, _ = gpam(x, x, x)

@@ -14,7 +14,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fairseq_gpam.modules import GpamMultiheadAttention, GpamOptions
+from fairseq_gpam.modules import DagpamMultiheadAttention, GpamOptions
 from fairseq_gpam.modules.dual_softmax import dual_softmax_attention
 
 PROPERTY = settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -131,7 +131,7 @@ def test_module_weights_sum_to_one_and_gradients_are_finite(case):
     torch.manual_seed(case["seed"] % 10_000)
     embed = case["heads"] * case["head_dim"]
     kind = dict(encoder_decoder_attention=True) if case["cross"] else dict(self_attention=True)
-    attn = GpamMultiheadAttention(embed, case["heads"], options=case["options"], **kind).train()
+    attn = DagpamMultiheadAttention(embed, case["heads"], options=case["options"], **kind).train()
     src = case["src"] if case["cross"] else case["tgt"]
     x = (torch.randn(case["tgt"], case["bsz"], embed) * case["scale"]).requires_grad_()
     mem = torch.randn(src, case["bsz"], embed) * case["scale"] if case["cross"] else x
@@ -161,7 +161,7 @@ def test_module_weights_sum_to_one_and_gradients_are_finite(case):
 
 def make_module(heads=4, head_dim=8, lambda_neg=0.3, **opts):
     torch.manual_seed(0)
-    return GpamMultiheadAttention(heads * head_dim, heads, self_attention=True,
+    return DagpamMultiheadAttention(heads * head_dim, heads, self_attention=True,
                                   options=GpamOptions(lambda_neg=lambda_neg, **opts))
 
 

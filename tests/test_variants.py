@@ -11,9 +11,10 @@ from fairseq.sequence_generator import SequenceGenerator
 
 from fairseq_gpam.modules import GpamConfigError, GpamOptions
 from fairseq_gpam.modules import attention_factory
-from fairseq_gpam.modules.attention_factory import ATTENTION_VARIANTS, build_gpam_attention
+from fairseq_gpam.modules.attention_factory import ATTENTION_VARIANTS, build_variant_attention
 from fairseq_gpam.modules.gpam_config import ATTENTION_CHOICES
-from fairseq_gpam.modules.variants import DifferentialMultiheadAttention, VariantMultiheadAttention
+from fairseq_gpam.modules.attention_frame import VariantMultiheadAttention
+from fairseq_gpam.modules.variants import DifferentialMultiheadAttention
 from fairseq_gpam.modules.variants.functional import differential_lambda_init
 
 from conftest import CORPORA, PLUGIN_DIR, build_translation_model, random_batch
@@ -28,7 +29,7 @@ def make(variant, seed=0, layer_number=2, **kind):
     torch.manual_seed(seed)
     kind = kind or dict(self_attention=True)
     position = "encoder_decoder" if kind.get("encoder_decoder_attention") else "decoder_self"
-    module = build_gpam_attention(GpamOptions(attention=variant), position, E, H, **kind)
+    module = build_variant_attention(GpamOptions(attention=variant), position, E, H, **kind)
     if isinstance(module, DifferentialMultiheadAttention):
         module.set_layer_number(layer_number)
     return module.eval()
@@ -92,7 +93,7 @@ def test_variant_that_cannot_serve_a_position_is_rejected_at_model_build(dict_di
 
 def test_diff_needs_an_even_number_of_heads():
     with pytest.raises(ValueError, match="even number of attention heads"):
-        build_gpam_attention(GpamOptions(attention="diff"), "encoder_self", 15, 3, self_attention=True)
+        build_variant_attention(GpamOptions(attention="diff"), "encoder_self", 15, 3, self_attention=True)
 
 
 # -- defining properties -------------------------------------------------------
@@ -212,7 +213,7 @@ def test_diff_lambda_init_follows_the_layer_number_in_built_models(dict_dir):
                 assert m.lambda_init == pytest.approx(differential_lambda_init(i + 1))
     assert differential_lambda_init(1) == pytest.approx(0.2)
     with pytest.raises(RuntimeError, match="layer number"):
-        build_gpam_attention(GpamOptions(attention="diff"), "encoder_self", E, H, self_attention=True)(
+        build_variant_attention(GpamOptions(attention="diff"), "encoder_self", E, H, self_attention=True)(
             torch.randn(T, B, E), None, None
         )
 

@@ -7,7 +7,7 @@ options leave to softmax is built by fairseq's own hook.
 
 from fairseq.modules.transformer_layer import TransformerDecoderLayerBase, TransformerEncoderLayerBase
 
-from fairseq_gpam.modules.attention_factory import build_gpam_attention
+from fairseq_gpam.modules.attention_factory import build_variant_attention
 from fairseq_gpam.modules.gpam_config import GpamOptions
 
 
@@ -20,7 +20,7 @@ class GpamTransformerEncoderLayer(TransformerEncoderLayerBase):
         super().__init__(cfg, return_fc=return_fc)
 
     def build_self_attention(self, embed_dim, cfg):
-        attention = build_gpam_attention(
+        attention = build_variant_attention(
             self.gpam_options,
             "encoder_self",
             embed_dim,
@@ -42,7 +42,7 @@ class GpamTransformerDecoderLayer(TransformerDecoderLayerBase):
         super().__init__(cfg, no_encoder_attn=no_encoder_attn)
 
     def build_self_attention(self, embed_dim, cfg, add_bias_kv=False, add_zero_attn=False):
-        if self.gpam_options.uses_gpam("decoder_self") and (
+        if self.gpam_options.uses_variant("decoder_self") and (
             add_bias_kv or add_zero_attn or cfg.cross_self_attention
         ):
             raise ValueError(
@@ -50,7 +50,7 @@ class GpamTransformerDecoderLayer(TransformerDecoderLayerBase):
                 "not support add_bias_kv, add_zero_attn or --cross-self-attention; "
                 "remove decoder_self from --gpam-positions"
             )
-        attention = build_gpam_attention(
+        attention = build_variant_attention(
             self.gpam_options,
             "decoder_self",
             embed_dim,
@@ -65,7 +65,7 @@ class GpamTransformerDecoderLayer(TransformerDecoderLayerBase):
         return attention
 
     def build_encoder_attention(self, embed_dim, cfg):
-        attention = build_gpam_attention(
+        attention = build_variant_attention(
             self.gpam_options,
             "encoder_decoder",
             embed_dim,

@@ -2,8 +2,8 @@
 
 Identical to fairseq's ``transformer`` model (same flags, same architectures,
 same checkpoint layout for everything but the attention) except that the
-attention modules selected by ``--gpam-positions`` are
-:class:`~fairseq_gpam.modules.GpamMultiheadAttention`.
+attention modules selected by ``--gpam-positions`` are the ``--gpam-attention``
+variant (daGPAM, :class:`~fairseq_gpam.modules.DagpamMultiheadAttention`, by default).
 """
 
 from fairseq.distributed import fsdp_wrap
@@ -21,7 +21,7 @@ from fairseq.models.transformer import (
 )
 from fairseq.modules.checkpoint_activations import checkpoint_wrapper
 
-from fairseq_gpam.checkpoint_compat import refuse_softmax_weights
+from fairseq_gpam.checkpoint_compat import refuse_mismatched_attention_weights
 from fairseq_gpam.data_checks import check_binarised_data
 from fairseq_gpam.models.gpam_layers import GpamTransformerDecoderLayer, GpamTransformerEncoderLayer
 from fairseq_gpam.modules.gpam_config import GpamOptions, add_gpam_args
@@ -90,7 +90,7 @@ class GpamTransformerModel(TransformerModel):
 
     def load_state_dict(self, state_dict, strict=True, *args, **kwargs):
         if strict:
-            refuse_softmax_weights(self, state_dict)
+            refuse_mismatched_attention_weights(self, state_dict)
         return super().load_state_dict(state_dict, strict, *args, **kwargs)
 
     @classmethod

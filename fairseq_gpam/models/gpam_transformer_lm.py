@@ -16,7 +16,7 @@ from fairseq.models.transformer_lm import (
     transformer_lm_gpt,
 )
 
-from fairseq_gpam.checkpoint_compat import refuse_softmax_weights
+from fairseq_gpam.checkpoint_compat import refuse_mismatched_attention_weights
 from fairseq_gpam.data_checks import check_binarised_data
 from fairseq_gpam.models.gpam_transformer import GpamTransformerDecoder
 from fairseq_gpam.modules.gpam_config import GpamConfig, GpamOptions, check_gpam_args
@@ -52,7 +52,7 @@ class GpamTransformerLanguageModel(TransformerLanguageModel):
 
     def load_state_dict(self, state_dict, strict=True, *args, **kwargs):
         if strict:
-            refuse_softmax_weights(self, state_dict)
+            refuse_mismatched_attention_weights(self, state_dict)
         return super().load_state_dict(state_dict, strict, *args, **kwargs)
 
 

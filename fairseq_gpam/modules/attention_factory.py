@@ -3,8 +3,9 @@
 ``--gpam-attention`` names a variant; ``--gpam-positions`` names where it is
 used (``encoder_self``, ``decoder_self``, ``encoder_decoder``). The other
 positions keep fairseq's softmax ``MultiheadAttention``, built by the layer's
-own hook. Every variant class takes fairseq's ``MultiheadAttention`` keyword
-arguments plus ``options`` and honours its forward contract.
+own hook. Every variant plugs into :mod:`fairseq_gpam.modules.attention_frame`,
+so it takes fairseq's ``MultiheadAttention`` arguments plus ``options`` and
+honours its forward contract.
 """
 
 from typing import Dict, Optional, Type
@@ -12,10 +13,10 @@ from typing import Dict, Optional, Type
 from torch import nn
 
 from fairseq_gpam.modules.gpam_config import POSITIONS, GpamConfigError, GpamOptions
-from fairseq_gpam.modules.gpam_multihead_attention import GpamMultiheadAttention
 from fairseq_gpam.modules.variants import (
     CodaMultiheadAttention,
     CogMultiheadAttention,
+    DagpamMultiheadAttention,
     DifferentialMultiheadAttention,
     NapMultiheadAttention,
     NonMultiheadAttention,
@@ -23,7 +24,7 @@ from fairseq_gpam.modules.variants import (
 
 # variant name -> module class; "softmax" is fairseq's own module (no entry)
 ATTENTION_VARIANTS: Dict[str, Type[nn.Module]] = {
-    "dagpam": GpamMultiheadAttention,
+    "dagpam": DagpamMultiheadAttention,
     "non": NonMultiheadAttention,
     "nap": NapMultiheadAttention,
     "coda": CodaMultiheadAttention,
@@ -60,16 +61,16 @@ def check_variant_positions(options: GpamOptions) -> None:
             )
 
 
-def build_gpam_attention(
+def build_variant_attention(
     options: GpamOptions, position: str, embed_dim: int, num_heads: int, **kwargs
 ) -> Optional[nn.Module]:
     """The variant's module for ``position``, or None where fairseq's softmax attention stays.
 
-    kwargs: fairseq's ``MultiheadAttention`` arguments (kdim, vdim, dropout,
-    self_attention, encoder_decoder_attention, q_noise, qn_block_size).
+    kwargs: fairseq's ``MultiheadAttention`` keyword arguments (kdim, vdim, dropout,
+    self_attention, encoder_decoder_attention, q_noise, qn_block_size, ...).
     """
     check_variant_positions(options)
-    if not options.uses_gpam(position):
+    if not options.uses_variant(position):
         return None
     variant = ATTENTION_VARIANTS[options.attention]
     return variant(embed_dim, num_heads, options=options, **kwargs)

@@ -10,7 +10,7 @@ usual one::
 
 The queries arrive already scaled by 1/sqrt(d_head) and split into heads; the
 projections, the negative query Q- = ReLU(Q+) W- and the cache live in
-:mod:`fairseq_gpam.modules.gpam_multihead_attention`.
+:mod:`fairseq_gpam.modules.variants.dagpam`.
 
 Several implementations compute the same thing:
 

@@ -134,8 +134,9 @@ class GpamOptions:
             kernel=str(get("gpam_kernel")),
         )
 
-    def uses_gpam(self, position: str) -> bool:
-        """Whether the attention module at ``position`` is a daGPAM module."""
+    def uses_variant(self, position: str) -> bool:
+        """Whether the attention module at ``position`` is the ``--gpam-attention`` variant
+        (False where fairseq's softmax module stays)."""
         return self.attention != "softmax" and position in self.positions
 
 

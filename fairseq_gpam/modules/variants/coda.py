@@ -9,13 +9,15 @@ Choices made here, for a Transformer with fairseq's projections:
 - E and N are both computed from the module's own query and key projections
   (no extra parameters), with the paper's scale constants alpha = beta =
   1/sqrt(d_head);
+- a finite additive ``attn_mask`` entry is added to E, the term that plays
+  the score's role (fairseq's causal mask is 0 or -inf: it only blocks);
 - N is mean-centred over the keys each query sees. Without centring,
   sigmoid(N) < 0.5 always, and at the L1 distances of a random initialisation
   it is close to 0, which switches attention off.
 See :func:`fairseq_gpam.modules.variants.functional.coda_weights`.
 """
 
-from fairseq_gpam.modules.variants.base import VariantMultiheadAttention
+from fairseq_gpam.modules.attention_frame import VariantMultiheadAttention
 from fairseq_gpam.modules.variants.functional import coda_weights
 
 
@@ -25,10 +27,4 @@ class CodaMultiheadAttention(VariantMultiheadAttention):
     variant_name = "coda"
 
     def attention_weights(self, q, k, bias, blocked):
-        if bias is not None:
-            raise NotImplementedError(
-                "--gpam-attention coda cannot use an attn_mask with finite additive "
-                "biases (only blocking -inf / bool masks)"
-            )
-        # q arrives scaled by 1/sqrt(d); the L1 distance is between the projections themselves
-        return coda_weights(q / self.scaling, k, blocked)
+        return coda_weights(q, k, blocked, bias)  # q, k: the unscaled projections

@@ -13,7 +13,7 @@ Cogformer for stability; here the variant is used wherever
 :func:`fairseq_gpam.modules.variants.functional.cog_weights`.
 """
 
-from fairseq_gpam.modules.variants.base import VariantMultiheadAttention
+from fairseq_gpam.modules.attention_frame import VariantMultiheadAttention
 from fairseq_gpam.modules.variants.functional import cog_weights
 
 

@@ -38,7 +38,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from fairseq_gpam.modules.variants.base import VariantMultiheadAttention
+from fairseq_gpam.modules.attention_frame import VariantMultiheadAttention
 from fairseq_gpam.modules.variants.functional import (
     differential_lambda_init,
     differential_weights,
@@ -56,14 +56,14 @@ class DifferentialMultiheadAttention(VariantMultiheadAttention):
 
     variant_name = "diff"
 
-    def __init__(self, embed_dim, num_heads, *, layer_number: Optional[int] = None, **kwargs):
+    def __init__(self, embed_dim, num_heads, *args, layer_number: Optional[int] = None, **kwargs):
         if num_heads % 2:
             raise ValueError(
                 f"--gpam-attention diff pairs heads and needs an even number of attention "
                 f"heads, got {num_heads}; set --encoder-attention-heads / "
                 "--decoder-attention-heads to an even number"
             )
-        super().__init__(embed_dim, num_heads, **kwargs)
+        super().__init__(embed_dim, num_heads, *args, **kwargs)
         d = self.head_dim
         self.lambda_q1 = nn.Parameter(torch.empty(d).normal_(0.0, LAMBDA_PARAM_STD))
         self.lambda_k1 = nn.Parameter(torch.empty(d).normal_(0.0, LAMBDA_PARAM_STD))
@@ -105,6 +105,12 @@ class DifferentialMultiheadAttention(VariantMultiheadAttention):
     def finish_context(self, context: Tensor) -> Tensor:
         """(1 - lambda_init) RMSNorm(A_h V_h), per differential head."""
         return rms_norm(context, self.subln_weight) * (1.0 - self.lambda_init)
+
+    def prune_variant_heads(self, kept_heads) -> None:
+        raise NotImplementedError(
+            "--gpam-attention diff cannot prune single heads: its heads work in pairs (Q1/K1, Q2/K2) "
+            "that share one value head; prune the other positions, or use --mha-heads-to-keep -1"
+        )
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", layer_number={self.layer_number}, lambda_init={self.lambda_init}"

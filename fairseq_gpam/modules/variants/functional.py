@@ -9,48 +9,17 @@ to the weights A that multiply the values (out = A V), per head::
 
 and returns A, B x H x T x S in fp32, with A = 0 exactly at every blocked
 entry and on rows whose keys are all blocked. The projections, the cache and
-the masks' construction live in :mod:`fairseq_gpam.modules.variants.base`.
+the masks' construction live in :mod:`fairseq_gpam.modules.attention_frame`
+and :mod:`fairseq_gpam.modules.attention_masks`.
 """
 
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
 from torch import Tensor
 
 NAP_EPS = 1e-3  # added to the row's standard deviation, as in Richter & Wattenhofer's code
 RMS_EPS = 1e-5  # of the Differential Transformer's per-head RMSNorm
-
-
-def split_attn_mask(attn_mask: Optional[Tensor]) -> Tuple[Optional[Tensor], Optional[Tensor]]:
-    """fairseq's T x S ``attn_mask`` as (additive finite bias or None, blocked or None).
-
-    A bool mask blocks where True; a float mask blocks where it is -inf and
-    adds its finite entries to the scores (fairseq's causal mask has only 0
-    and -inf, so the bias is then None).
-    """
-    if attn_mask is None:
-        return None, None
-    if attn_mask.dtype == torch.bool:
-        return None, attn_mask
-    blocked = torch.isneginf(attn_mask)
-    bias = attn_mask.float().masked_fill(blocked, 0.0)
-    return (bias if bias.any() else None), blocked
-
-
-def merge_blocked(
-    attn_blocked: Optional[Tensor], key_padding_mask: Optional[Tensor]
-) -> Optional[Tensor]:
-    """One bool mask broadcastable to B x H x T x S (True = blocked), or None.
-
-    attn_blocked: T x S bool. key_padding_mask: B x S, non-zero = padding.
-    """
-    blocked = None
-    if attn_blocked is not None:
-        blocked = attn_blocked.unsqueeze(0).unsqueeze(0)  # 1 x 1 x T x S
-    if key_padding_mask is not None:
-        pad = key_padding_mask.to(torch.bool).unsqueeze(1).unsqueeze(2)  # B x 1 x 1 x S
-        blocked = pad if blocked is None else blocked | pad
-    return blocked
 
 
 def _zero_blocked(weights: Tensor, blocked: Optional[Tensor]) -> Tensor:
@@ -112,7 +81,7 @@ def nap_weights(
     return _zero_blocked(weights, blocked)
 
 
-def coda_weights(q: Tensor, k: Tensor, blocked: Optional[Tensor]) -> Tensor:
+def coda_weights(q: Tensor, k: Tensor, blocked: Optional[Tensor], bias: Optional[Tensor] = None) -> Tensor:
     """CoDA quasi-attention (Tay et al. 2019, "Compositional De-Attention Networks").
 
     M = tanh(E) * sigmoid(N), every weight in (-1, 1): tanh(E) chooses to add
@@ -130,6 +99,8 @@ def coda_weights(q: Tensor, k: Tensor, blocked: Optional[Tensor]) -> Tensor:
     """
     scale = q.size(-1) ** -0.5
     affinity = torch.matmul(q, k.transpose(-1, -2)).float() * scale
+    if bias is not None:  # the finite part of an additive attn_mask, T x S
+        affinity = affinity + bias
     distance = -torch.cdist(q.float(), k.float(), p=1.0) * scale
     distance = distance - _row_mean(distance, blocked)
     return _zero_blocked(torch.tanh(affinity) * torch.sigmoid(distance), blocked)

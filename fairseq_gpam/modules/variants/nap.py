@@ -17,7 +17,7 @@ is the population one and eps = 1e-3 is added to it. See
 import torch
 from torch import nn
 
-from fairseq_gpam.modules.variants.base import VariantMultiheadAttention
+from fairseq_gpam.modules.attention_frame import VariantMultiheadAttention
 from fairseq_gpam.modules.variants.functional import nap_weights
 
 
@@ -26,10 +26,16 @@ class NapMultiheadAttention(VariantMultiheadAttention):
 
     variant_name = "nap"
 
-    def __init__(self, embed_dim, num_heads, **kwargs):
-        super().__init__(embed_dim, num_heads, **kwargs)
+    def __init__(self, embed_dim, num_heads, *args, **kwargs):
+        super().__init__(embed_dim, num_heads, *args, **kwargs)
         self.nap_gain = nn.Parameter(torch.ones(num_heads))
         self.nap_bias = nn.Parameter(torch.zeros(num_heads))
 
     def attention_weights(self, q, k, bias, blocked):
         return nap_weights(self.scores(q, k, bias), blocked, self.nap_gain, self.nap_bias)
+
+    def prune_variant_heads(self, kept_heads):
+        """Keep the gain and bias of the kept heads."""
+        index = torch.tensor(kept_heads, dtype=torch.long)
+        self.nap_gain = nn.Parameter(self.nap_gain.detach()[index].clone())
+        self.nap_bias = nn.Parameter(self.nap_bias.detach()[index].clone())

@@ -10,7 +10,7 @@ their block also changes the layer norms around attention, which stay
 fairseq's here. See :func:`fairseq_gpam.modules.variants.functional.non_weights`.
 """
 
-from fairseq_gpam.modules.variants.base import VariantMultiheadAttention
+from fairseq_gpam.modules.attention_frame import VariantMultiheadAttention
 from fairseq_gpam.modules.variants.functional import non_weights
 
 
