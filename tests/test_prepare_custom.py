@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gpam_tools import datasets
 from gpam_tools.prepare import cli
 from own_corpus_standin import write_standin_parallel_corpus
 from prep_fixtures import CORPORA, assert_contract, binarised_sizes, lines
@@ -65,6 +66,9 @@ def test_translation_with_own_splits(tmp_path, corpus, capsys):
     binary = root / "data-bin" / "standin.es-en"
     assert binarised_sizes(binary, "valid.es-en.es", "dict.es.txt") == 30
     assert json.loads((binary / "prep-info.json").read_text())["options"]["bpe_size"] == 300
+    # the run layer takes task, languages and subword scheme from prep-info.json alone
+    found = datasets.load(binary, tgt="es")
+    assert (found.task, found.src, found.tgt, found.bpe) == ("translation", "en", "es", "subword_nmt")
 
 
 def test_translation_split_sentencepiece_lowercase(tmp_path, capsys):

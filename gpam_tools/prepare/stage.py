@@ -93,7 +93,11 @@ class Preparation:
         self.bin_dir = os.path.join(root, "data-bin", name)
         self.downloads = os.path.join(root, "downloads", name)
         lock_path = os.path.join(root, "tmp", f".lock-{name}")
-        lock = self._stack.enter_context(open(lock_path, "a"))
+        try:
+            lock = self._stack.enter_context(open(lock_path, "a"))
+        except OSError as e:
+            raise PrepError(f"cannot write {lock_path}: choose a writable --data-root "
+                            f"({e.strerror})") from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
