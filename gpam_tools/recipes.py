@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Tuple
 
 TRANSLATION, LANGUAGE_MODELING = "translation", "language_modeling"
 FAMILIES = (TRANSLATION, LANGUAGE_MODELING)
-PRESETS = ("full", "cpu", "tiny")
+PRESETS = ("full", "cpu", "cpu-deep", "tiny")
 LAMBDA_MODES = ("fixed", "layer", "head")
 CRITERION = {TRANSLATION: "gpam_label_smoothed_cross_entropy", LANGUAGE_MODELING: "gpam_cross_entropy"}
 # fairseq's examples train the IWSLT model on ~160k pairs and the WMT base model on ~4.5M: the
@@ -66,6 +66,13 @@ def _cpu_schedule(max_update: int) -> dict:
                 dataset={"max_tokens": 4096, "num_workers": 0})
 
 
+def _cpu_deep_schedule(max_update: int) -> dict:
+    """The deep study's schedule (results/study-plan.md): a longer warm-up and a lower peak than ``cpu``."""
+    return dict(optimizer=dict(_ADAM), lr_scheduler={**_INVSQRT, "warmup_updates": 400},
+                optimization={"lr": 1e-3, "clip_norm": 0.0, "update_freq": 1, "max_update": max_update},
+                dataset={"max_tokens": 4096, "num_workers": 0})
+
+
 def _wmt(arch: str, lr: float, dropout: float, updates: int, note: str) -> Recipe:
     return Recipe(arch, note, model={"share_all_embeddings": True, "dropout": dropout},
                   criterion={"label_smoothing": 0.1}, optimizer={**_ADAM, "weight_decay": 0.0},
@@ -103,6 +110,13 @@ RECIPES: Dict[Tuple[str, str], Recipe] = {
                "decoder_attention_heads": 4, "share_all_embeddings": True, "dropout": 0.1},
         criterion={"label_smoothing": 0.1}, default_ln="pre",
         **{**_cpu_schedule(400), "optimizer": {**_ADAM, "weight_decay": 0.0001}}),
+    (TRANSLATION, "cpu-deep"): Recipe(
+        "transformer", "the deep study on 2 CPU cores: 6+6 layers, d=256, 4 heads (results/study-plan.md)",
+        model={"encoder_layers": 6, "decoder_layers": 6, "encoder_embed_dim": 256, "decoder_embed_dim": 256,
+               "encoder_ffn_embed_dim": 1024, "decoder_ffn_embed_dim": 1024, "encoder_attention_heads": 4,
+               "decoder_attention_heads": 4, "share_all_embeddings": True, "dropout": 0.1},
+        criterion={"label_smoothing": 0.1}, default_ln="pre",
+        **{**_cpu_deep_schedule(2000), "optimizer": {**_ADAM, "weight_decay": 0.0001}}),
     (TRANSLATION, "tiny"): Recipe(
         "transformer_tiny", "tests: fairseq's transformer_tiny (2+2 layers, d=64), no dropout",
         model={"dropout": 0.0}, criterion={"label_smoothing": 0.1}, **_tiny_schedule(2048)),
@@ -121,6 +135,12 @@ RECIPES: Dict[Tuple[str, str], Recipe] = {
                "decoder_attention_heads": 4, "share_decoder_input_output_embed": True, "dropout": 0.1},
         task={"tokens_per_sample": 128, "sample_break_mode": "none"},
         **{**_cpu_schedule(300), "optimizer": {**_ADAM, "weight_decay": 0.01}}),
+    (LANGUAGE_MODELING, "cpu-deep"): Recipe(
+        "transformer_lm", "the deep study on 2 CPU cores: 8 layers, d=256, 128-token samples (results/study-plan.md)",
+        model={"decoder_layers": 8, "decoder_embed_dim": 256, "decoder_ffn_embed_dim": 1024,
+               "decoder_attention_heads": 4, "share_decoder_input_output_embed": True, "dropout": 0.1},
+        task={"tokens_per_sample": 128, "sample_break_mode": "none"},
+        **{**_cpu_deep_schedule(1500), "optimizer": {**_ADAM, "weight_decay": 0.01}}),
     (LANGUAGE_MODELING, "tiny"): Recipe(
         "transformer_lm", "tests: 2 layers, d=64, no dropout",
         model={"decoder_layers": 2, "decoder_embed_dim": 64, "decoder_ffn_embed_dim": 128,
@@ -149,7 +169,7 @@ def resolve(family: str, preset: str, model: Optional[str] = None, ln: Optional[
     if family not in FAMILIES:
         raise RecipeError(f"model family {family!r} has no recipes; the families are {', '.join(FAMILIES)}")
     if preset not in PRESETS:
-        raise RecipeError(f"--preset must be full, cpu or tiny, not '{preset}'")
+        raise RecipeError(f"--preset must be full, cpu or tiny, or cpu-deep (the deep study's models), not '{preset}'")
     names = full_models(family)
     if model is not None and model not in names:
         raise RecipeError(f"--model {model} does not exist for {family} data; choose one of: {' '.join(names)}")
@@ -179,6 +199,8 @@ def system_fields(family: str, ln: str, attention: str, lambda_neg: str, lambda_
     if attention == "dagpam":
         fields.update(gpam_attention="dagpam", gpam_lambda_neg=float(lambda_neg), gpam_lambda_mode=lambda_mode,
                       gpam_lambda_max=float(lambda_max))
+    elif attention != "softmax":  # a peer of daGPAM (non, nap, coda, diff, cog)
+        fields.update(gpam_attention=attention)
     return fields
 
 
@@ -188,7 +210,7 @@ def _arg_value(value) -> str:
 
 def fairseq_args(family: str, recipe: Recipe, extra_model: Dict[str, object], attention: str) -> List[str]:
     """``fairseq-train`` arguments of a recipe (data, save dir, seed and logging are the caller's)."""
-    argv = ["--task", family, "--arch", ("gpam_" if attention == "dagpam" else "") + recipe.arch,
+    argv = ["--task", family, "--arch", ("gpam_" if attention != "softmax" else "") + recipe.arch,
             "--criterion", CRITERION[family]]
     for section, values in recipe.sections():
         if section == "model":
@@ -216,7 +238,7 @@ def hydra_config(family: str, model: str, ln: str, attention: str, lambda_neg="0
     if family == TRANSLATION:
         task.update(source_lang=src, target_lang=tgt)
     cfg["task"] = task
-    cfg["model"] = {"_name": ("gpam_" if attention == "dagpam" else "") + recipe.arch, **recipe.model,
+    cfg["model"] = {"_name": ("gpam_" if attention != "softmax" else "") + recipe.arch, **recipe.model,
                     **system_fields(family, ln, attention, lambda_neg, lambda_mode, lambda_max)}
     cfg["criterion"] = {"_name": CRITERION[family], **recipe.criterion}
     for section in ("optimizer", "lr_scheduler"):

@@ -29,7 +29,9 @@ from gpam_tools import datasets, recipes
 from gpam_tools.atomic import write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
-ATTENTIONS = ("softmax", "dagpam")
+# the paper's alternatives (Table 1), trained in the gpam_ architecture like daGPAM; the run is named after them
+PEERS = ("non", "nap", "coda", "diff", "cog")
+ATTENTIONS = ("softmax", "dagpam") + PEERS
 
 
 class RunError(Exception):
@@ -75,7 +77,7 @@ class ResolvedRun:
 
     @property
     def arch(self) -> str:
-        return ("gpam_" if self.spec.attention == "dagpam" else "") + self.recipe.arch
+        return ("gpam_" if self.spec.attention != "softmax" else "") + self.recipe.arch
 
     @property
     def relative_dir(self) -> Path:
@@ -105,13 +107,13 @@ def resolve(spec: RunSpec, data_root) -> ResolvedRun:
     if spec.tag:
         _check_name(spec.tag, "--tag")
     if spec.attention not in ATTENTIONS:
-        raise RunError(f"--attention must be softmax or dagpam, not '{spec.attention}'")
+        raise RunError(f"--attention must be softmax, dagpam or one of {', '.join(PEERS)}, not '{spec.attention}'")
     if not isinstance(spec.seed, int) or spec.seed < 0:
         raise RunError(f"--seeds must be a comma-separated list of integers, not '{spec.seed}'")
     if spec.max_update is not None and (not isinstance(spec.max_update, int) or spec.max_update < 0):
         raise RunError(f"--max-update must be an integer, not '{spec.max_update}'")
     gpam = (spec.lambda_neg, spec.lambda_mode, spec.lambda_max)
-    if spec.attention == "softmax" and any(v is not None for v in gpam):
+    if spec.attention != "dagpam" and any(v is not None for v in gpam):
         raise RunError("--lambda-* options apply to --attention dagpam only; drop them for the softmax baseline")
     lambda_neg = _number(spec.lambda_neg, "--lambda-neg", "0.2")
     lambda_max = _number(spec.lambda_max, "--lambda-max", "1.0")
@@ -123,7 +125,7 @@ def resolve(spec: RunSpec, data_root) -> ResolvedRun:
         model, ln, recipe = recipes.resolve(data.task, spec.preset, spec.model, spec.ln, data.train_lines)
     except (datasets.DataError, recipes.RecipeError) as err:
         raise RunError(str(err)) from None
-    system = "softmax" if spec.attention == "softmax" else f"dagpam-{lambda_mode}{lambda_neg}"
+    system = f"dagpam-{lambda_mode}{lambda_neg}" if spec.attention == "dagpam" else spec.attention
     return ResolvedRun(spec, data, model, ln, recipe, system, lambda_neg, lambda_mode, lambda_max)
 
 

@@ -213,7 +213,7 @@ def run_study(study: Study, parts, seeds, args) -> int:
     if study.fresh:  # every run from scratch, the results replaced in one step at the end
         shutil.rmtree(work / "runs", ignore_errors=True)
         target = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    failures = study_runs.run_all(runs, data_root, work, target, target / "runs", jobs)
+    failures = study_runs.run_all(runs, data_root, work, target, target / "runs", jobs, study.keep_checkpoints)
     if (target / "runs").is_dir():
         printed = write_tables(study, target, data_root, time.time() - start, out_rel, seeds)
         if study.fresh:

@@ -89,8 +89,8 @@ def say(message: str) -> None:
     print(f"gpam study: [{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run_one(run: PlannedRun, data_root: Path, work: Path, kept_runs: Path) -> None:
-    """Train (or resume), evaluate, keep the light files in ``kept_runs``, drop the checkpoints."""
+def run_one(run: PlannedRun, data_root: Path, work: Path, kept_runs: Path, keep_checkpoints: bool = False) -> None:
+    """Train (or resume), evaluate, keep the light files in ``kept_runs``, drop the checkpoints (unless told)."""
     from gpam_tools.evaluate import evaluate
     from gpam_tools.train import resume_point, train
 
@@ -114,13 +114,13 @@ def run_one(run: PlannedRun, data_root: Path, work: Path, kept_runs: Path) -> No
     except RunError as err:
         raise RunError(f"FAILED evaluating {run.rel} ({err}; log: {run_dir})") from None
     keep_run(run_dir, kept_runs / run.rel)
-    for checkpoint in run_dir.glob("checkpoint*.pt"):
+    for checkpoint in ([] if keep_checkpoints else run_dir.glob("checkpoint*.pt")):
         checkpoint.unlink()
     say(f"done  {run.rel} -> {kept_runs / run.rel}")
 
 
 def run_all(runs: Sequence[PlannedRun], data_root: Path, work: Path, out: Path, kept_runs: Path,
-            jobs: int) -> List[str]:
+            jobs: int, keep_checkpoints: bool = False) -> List[str]:
     """Run every run not done, ``jobs`` at a time, in order; returns the failures' messages."""
     todo = []
     for run in runs:
@@ -132,7 +132,7 @@ def run_all(runs: Sequence[PlannedRun], data_root: Path, work: Path, out: Path, 
 
     def one(run):
         try:
-            run_one(run, data_root, work, kept_runs)
+            run_one(run, data_root, work, kept_runs, keep_checkpoints)
         except Exception as err:  # one failed run must not stop the others: it is reported at the end
             say(str(err))
             failures.append(str(err))

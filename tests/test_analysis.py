@@ -1,4 +1,4 @@
-"""scripts/analyze_checkpoint.py, scripts/depth_study.py and the alternatives-table parser."""
+"""scripts/analyze_checkpoint.py and scripts/depth_study.py (the alternatives table: tests/test_alternatives_study.py)."""
 
 import importlib.util
 import math
@@ -22,7 +22,6 @@ def load_script(name):
 
 analyze = load_script("analyze_checkpoint")
 depth = load_script("depth_study")
-alternatives = load_script("alternatives_study")
 
 
 def write_lm_data(data_dir: Path, sentences=12, seed=0) -> None:
@@ -130,36 +129,3 @@ def test_pure_softmax_attention_collapses_with_depth_and_coda_does_not():
     assert softmax[0] > 0.1 and softmax[-1] < 1e-4 * softmax[0]  # doubly exponential in depth
     coda = depth.residual_curve("coda", depth=4, seed=1, tokens=16, batch=2, dim=32, heads=4)
     assert coda[-1] > 0.1
-
-
-def test_alternatives_parsers_read_fairseq_logs():
-    text = "2026-11-22 | INFO | fairseq_cli.eval_lm | Loss (base 2): 7.9170, Perplexity: 241.68\n"
-    assert alternatives.parse_eval(text) == {"test_loss_base2": 7.917, "test_ppl": 241.68}
-    with pytest.raises(RuntimeError):
-        alternatives.parse_eval("nothing here")
-    assert alternatives.tokenize_line("Hello, World's end (1990).") == "hello , world's end ( 1990 ) ."
-
-
-def test_alternatives_table_is_built_from_run_results(tmp_path):
-    scale = {"layers": 15, "dim": 64, "heads": 4, "ffn": 256, "tokens_per_sample": 64, "max_tokens": 512,
-             "max_update": 10, "lr": 0.002, "warmup": 5, "context_window": 32, "data": "toy"}
-    for variant, seed, ppl in (("softmax", 1, 100.0), ("softmax", 2, 110.0), ("diff", 1, 90.5)):
-        run = tmp_path / "runs" / variant / f"seed{seed}"
-        run.mkdir(parents=True)
-        (run / "result.json").write_text(
-            '{"variant": "%s", "seed": %d, "test_ppl": %f, "scale": %s}'
-            % (variant, seed, ppl, str(scale).replace("'", '"')))
-    alternatives.aggregate(tmp_path, quiet=True)
-    csv = (tmp_path / "alternatives.csv").read_text().splitlines()
-    assert csv[1] == "softmax,2,105.00,100.00,110.00,1:100.00 2:110.00"
-    assert csv[2] == "diff,1,90.50,90.50,90.50,1:90.50"
-    md = (tmp_path / "alternatives.md").read_text()
-    assert "15-layer" in md and "do not reproduce it" in md and "Not run (yet): dagpam" in md
-
-
-def test_alternatives_accepts_ptb_file_names(tmp_path):
-    for split in ("train", "valid", "test"):
-        (tmp_path / f"ptb.{split}.txt").write_text("a b c\n")
-    assert alternatives.find_split(tmp_path, "valid").name == "ptb.valid.txt"
-    with pytest.raises(SystemExit, match="no test split"):
-        alternatives.find_split(tmp_path / "missing", "test")

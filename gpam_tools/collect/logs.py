@@ -1,8 +1,5 @@
-"""Facts read from the logs fairseq writes: ``fairseq-train`` (json log format) and ``fairseq-eval-lm``.
-
-A training log gives the parameter count, the validation loss (base 2) per update, the last update
-and the training wall time; an eval-lm log gives the test loss (base 2) and perplexity.
-"""
+"""Facts read from the log ``fairseq-train`` writes (json log format): the parameter count, the
+validation loss (base 2) per update, the last update and the training wall time."""
 
 import json
 import re
@@ -72,13 +69,3 @@ def parse_train_log(path: Path) -> dict:
     out["valid"] = sorted(dict(out["valid"]).items())
     return out
 
-
-def parse_eval_lm(text: str) -> dict:
-    """fairseq-eval-lm's closing line 'Loss (base 2): 6.1234, Perplexity: 70.01' as numbers.
-
-    Raises ValueError when the text holds no such line (an evaluation that did not finish).
-    """
-    match = re.search(r"Loss \(base 2\): ([0-9.]+), Perplexity: ([0-9.]+)", text)
-    if not match:
-        raise ValueError("no perplexity line in the eval-lm output")
-    return {"test_loss_base2": float(match.group(1)), "test_ppl": float(match.group(2))}

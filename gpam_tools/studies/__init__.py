@@ -111,6 +111,8 @@ class Study:
                  out_rel, seeds), written to OUT/NOTE.md
     fresh        True: every run starts from scratch and OUT is replaced in one step at the end
                  (a demo); False: resumable (finished runs skipped, cut-off runs resumed)
+    keep_checkpoints  True: a finished run's checkpoints stay in WORK (for analyses of the trained
+                 models); False: only its light files stay, in OUT/runs
     jobs         runs side by side (one torch thread each)
     default_parts  the parts run when none is named (None: all; (): the user must name at least one)
     """
@@ -124,6 +126,7 @@ class Study:
     out: Optional[str] = None
     work: Optional[str] = None
     fresh: bool = False
+    keep_checkpoints: bool = False
     jobs: int = 1
     default_parts: Optional[Tuple[str, ...]] = None
 
