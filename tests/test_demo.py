@@ -1,4 +1,4 @@
-"""The offline demo end to end (its --smoke size) on stand-in data in the contract's layout:
+"""The offline demo (`gpam study demo`) end to end (its --smoke size) on stand-in data in the contract's layout:
 it trains both systems, prints and writes the side-by-side table with its scale, and the
 results collector regenerates that table from the files the demo keeps."""
 
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from standin_data import REPO, prepare, run_script, tree_snapshot
+from standin_data import REPO, held_lock, prepare, run_gpam, tree_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +19,8 @@ def demo(tmp_path_factory):
     prepare("ci_deen", root / "data", vocab=600, limit=800, eval_limit=60)
     prepare("ci_lm", root / "data", limit=300)
     out = root / "results" / "demo-smoke"
-    proc = run_script("scripts/demo.sh", "--smoke", "--data-root", root / "data", "--work", root / "work",
-                      "--out", out, timeout=1200)
+    proc = run_gpam("study", "demo", "--smoke", "--data-root", root / "data", "--work", root / "work",
+                    "--out", out, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out, proc
 
@@ -71,12 +71,32 @@ def test_the_notes_command_regenerates_the_demo_table_from_its_logs(demo, tmp_pa
     out, _ = demo
     before = tree_snapshot(out)
     # the command NOTE.md gives, run where it says (the repository root), writing elsewhere
-    command = re.search(r"from the repository root\):\n`(python results/collect\.py [^`]+)`",
+    command = re.search(r"from the repository root\):\n`(gpam collect [^`]+)`",
                         (out / "NOTE.md").read_text()).group(1)
     args = shlex.split(command)
     args[args.index("--out") + 1] = str(tmp_path)
-    proc = subprocess.run([sys.executable, *args[1:]], cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "gpam_tools", *args[1:]], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "summary.csv").read_text() == (out / "summary.csv").read_text()
     assert (tmp_path / "ci_deen.md").read_text() == (out / "ci_deen.md").read_text()
     assert tree_snapshot(out) == before
+
+
+def test_demo_refuses_an_unwritable_out_or_a_second_demo_before_any_work(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me\n")
+    data, work = tmp_path / "data", tmp_path / "work"
+    proc = run_gpam("study", "demo", "--smoke", "--data-root", data, "--work", work, "--out", blocker / "demo")
+    assert_refused(proc, f"cannot write to {blocker}: choose a writable --out")
+    assert blocker.read_text() == "keep me\n"
+    with held_lock(work / ".lock"):
+        proc = run_gpam("study", "demo", "--smoke", "--data-root", data, "--work", work, "--out", tmp_path / "out")
+    assert_refused(proc, f"another gpam study is writing {work} right now")
+    assert not data.exists() and not (work / "runs").exists() and not (tmp_path / "out").exists()
+
+
+def assert_refused(proc, phrase):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr and phrase in proc.stderr, proc.stderr[-2000:]
+    assert "Start iterating" not in proc.stdout + proc.stderr  # no training started
