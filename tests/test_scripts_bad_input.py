@@ -132,16 +132,3 @@ def test_a_second_run_writing_the_same_directory_is_refused(data_root, trained):
         proc = run_script("scripts/evaluate_translation.sh", run_dir, "--checkpoint", "last")
     assert_refused(proc, f"another evaluation is writing {run_dir} right now")
     assert tree_snapshot(save_root) == before
-
-
-def test_demo_refuses_an_unwritable_out_or_a_second_demo_before_any_work(tmp_path):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("keep me\n")
-    data, work = tmp_path / "data", tmp_path / "work"
-    proc = run_script("scripts/demo.sh", "--smoke", "--data-root", data, "--work", work, "--out", blocker / "demo")
-    assert_refused(proc, f"cannot write to {blocker}: choose a writable --out")
-    assert blocker.read_text() == "keep me\n"
-    with held_lock(work / ".lock"):
-        proc = run_script("scripts/demo.sh", "--smoke", "--data-root", data, "--work", work, "--out", tmp_path / "out")
-    assert_refused(proc, f"another demo.sh is writing {work} right now")
-    assert not data.exists() and not (work / "runs").exists() and not (tmp_path / "out").exists()
