@@ -45,14 +45,14 @@ def fairseq_defaults():
 
 
 @pytest.mark.parametrize("variant", sorted(ATTENTION_VARIANTS))
-def test_every_fairseq_constructor_argument_works_at_its_default(variant):
+def test_every_fairseq_constructor_argument_works_at_its_default(variant, device):
     defaults = fairseq_defaults()
     assert {"add_bias_kv", "add_zero_attn", "dictionary", "xformers_att_config", "xformers_blocksparse_layout",
             "xformers_blocksparse_blocksize"} <= set(defaults)
-    module = build(variant, **{**defaults, "self_attention": True})
+    module = build(variant, **{**defaults, "self_attention": True}).to(device)
     assert isinstance(module, VariantMultiheadAttention)
-    x = torch.randn(T, B, E)
-    out, _ = module(x, x, x, attn_mask=causal_mask(T))
+    x = torch.randn(T, B, E, device=device)
+    out, _ = module(x, x, x, attn_mask=causal_mask(T).to(device))
     assert out.shape == (T, B, E) and torch.isfinite(out).all()
 
 
@@ -90,31 +90,32 @@ def test_a_subclass_with_its_own_sparse_mask_is_refused():
 
 @pytest.mark.parametrize("need_weights", [False, True])
 @pytest.mark.parametrize("setting", [*DAGPAM_SETTINGS, "non", "nap", "coda", "diff", "cog"])
-def test_every_parameter_gets_a_gradient(setting, need_weights):
+def test_every_parameter_gets_a_gradient(setting, need_weights, device):
     if setting in DAGPAM_SETTINGS:
-        module = build("dagpam", GpamOptions(**DAGPAM_SETTINGS[setting]), self_attention=True)
+        module = build("dagpam", GpamOptions(**DAGPAM_SETTINGS[setting]), self_attention=True).to(device)
     else:
-        module = build(setting, self_attention=True)
-    x = torch.randn(T, B, E)
-    out, _ = module(x, x, x, attn_mask=causal_mask(T), need_weights=need_weights)
+        module = build(setting, self_attention=True).to(device)
+    x = torch.randn(T, B, E, device=device)
+    out, _ = module(x, x, x, attn_mask=causal_mask(T).to(device), need_weights=need_weights)
     out.square().sum().backward()
     no_grad = [n for n, p in module.named_parameters() if p.grad is None]
     assert not no_grad, f"parameters without a gradient: {no_grad}"
 
 
-def test_constant_lambda_zero_builds_no_negative_query_and_is_softmax():
-    zero = build("dagpam", GpamOptions(lambda_neg=0.0), self_attention=True)
+def test_constant_lambda_zero_builds_no_negative_query_and_is_softmax(device):
+    zero = build("dagpam", GpamOptions(lambda_neg=0.0), self_attention=True).to(device)
     assert zero.neg_query_weight is None and "neg_query_weight" not in dict(zero.named_parameters())
-    base = MultiheadAttention(E, H, self_attention=True)
+    base = MultiheadAttention(E, H, self_attention=True).to(device)
     base.load_state_dict(zero.state_dict())  # exactly fairseq's parameters
-    x = torch.randn(T, B, E)
+    x = torch.randn(T, B, E, device=device)
     torch.testing.assert_close(zero(x, x, x, need_weights=False)[0], base(x, x, x, need_weights=False)[0],
                                atol=1e-6, rtol=1e-5)
 
 
-def test_lambda_zero_model_trains_every_parameter_and_loads_a_checkpoint_with_w_minus(dict_dir):
+def test_lambda_zero_model_trains_every_parameter_and_loads_a_checkpoint_with_w_minus(dict_dir, device):
     _, model = build_translation_model(dict_dir, "gpam_transformer_tiny", ["--gpam-lambda-neg", "0"])
-    src, src_lengths, prev = random_batch(44, 3, 7, 6)
+    model.to(device)
+    src, src_lengths, prev = (x.to(device) for x in random_batch(44, 3, 7, 6))
     model(src, src_lengths, prev)[0].sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     assert not any(n.endswith("neg_query_weight") for n, _ in model.named_parameters())
@@ -140,27 +141,27 @@ def prune(module, keep):
     ("dagpam", GpamOptions(**DAGPAM_SETTINGS["head"])), ("dagpam", GpamOptions()), ("nap", None),
     ("cog", None), ("non", None), ("coda", None),
 ])
-def test_pruned_heads_give_the_kept_heads_output(variant, options, need_weights):
-    module = build(variant, options, self_attention=True).eval()
+def test_pruned_heads_give_the_kept_heads_output(variant, options, need_weights, device):
+    module = build(variant, options, self_attention=True).to(device).eval()
     if variant == "nap":
         with torch.no_grad():
             module.nap_gain.copy_(torch.tensor([1.0, 2.0, 0.5, 3.0]))
-    x = torch.randn(T, B, E)
-    _, full_w = module(x, x, x, attn_mask=causal_mask(T), need_head_weights=True)
+    x = torch.randn(T, B, E, device=device)
+    _, full_w = module(x, x, x, attn_mask=causal_mask(T).to(device), need_head_weights=True)
     kept = prune(module, 2)
     dropped = [h for h in range(H) if h not in kept]
-    pruned, pruned_w = module(x, x, x, attn_mask=causal_mask(T), need_weights=need_weights,
+    pruned, pruned_w = module(x, x, x, attn_mask=causal_mask(T).to(device), need_weights=need_weights,
                               need_head_weights=need_weights)
     assert module.num_heads == 2 and pruned.shape == (T, B, E)
     # the reference: the unpruned module with the dropped heads' output columns zeroed
-    reference = build(variant, options, self_attention=True).eval()
+    reference = build(variant, options, self_attention=True).to(device).eval()
     if variant == "nap":
         with torch.no_grad():
             reference.nap_gain.copy_(torch.tensor([1.0, 2.0, 0.5, 3.0]))
     with torch.no_grad():
         for h in dropped:
             reference.out_proj.weight[:, h * (E // H):(h + 1) * (E // H)] = 0
-    want, _ = reference(x, x, x, attn_mask=causal_mask(T), need_weights=False)
+    want, _ = reference(x, x, x, attn_mask=causal_mask(T).to(device), need_weights=False)
     torch.testing.assert_close(pruned, want, atol=1e-5, rtol=1e-4)
     if need_weights:
         torch.testing.assert_close(pruned_w, full_w[kept], atol=1e-5, rtol=1e-4)

@@ -96,3 +96,34 @@ def test_logged_loss_and_lambda_agree_between_one_and_two_processes(runs):
         want = float(re.search(pattern, final_train_line(single_log)).group(1))
         # the lambda mean is not doubled by fairseq summing the workers' logs
         assert got == pytest.approx(want, abs=2e-3), key
+
+
+@pytest.fixture
+def one_rank_group(tmp_path):
+    """A gloo process group of one rank, enough for PyTorch's DDP to check parameter use."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("flags", [["--gpam-lambda-neg", "0"], [], ["--gpam-lambda-mode", "head"],
+                                   ["--gpam-attention", "diff"], ["--gpam-attention", "nap"]])
+def test_pytorch_ddp_without_find_unused_parameters_trains(dict_dir, one_rank_group, flags):
+    """fairseq's default DDP does not pass find_unused_parameters: a parameter without a
+    gradient (such as W- at a constant lambda- = 0, before it was dropped) stops the second
+    step with "Expected to have finished reduction in the prior iteration"."""
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+
+    from conftest import build_translation_model, random_batch
+
+    _, model = build_translation_model(dict_dir, "gpam_transformer_tiny", flags)
+    ddp = DistributedDataParallel(model, find_unused_parameters=False)
+    src, src_lengths, prev = random_batch(44, 3, 7, 6)
+    for _ in range(2):
+        ddp(src, src_lengths, prev)[0].float().logsumexp(-1).mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())

@@ -52,13 +52,14 @@ def test_softmax_attention_flag_builds_fairseqs_modules(dict_dir):
 
 
 @pytest.mark.parametrize("ln", [[], ["--encoder-normalize-before", "--decoder-normalize-before"]])
-def test_lambda_zero_model_equals_fairseq_model(dict_dir, ln):
+def test_lambda_zero_model_equals_fairseq_model(dict_dir, ln, device):
     _, gpam = build_translation_model(dict_dir, "gpam_transformer_tiny", [*TINY, *ln, "--gpam-lambda-neg", "0"])
     _, ref = build_translation_model(dict_dir, "transformer_tiny", [*TINY, *ln])
     missing, unexpected = gpam.load_state_dict(ref.state_dict(), strict=False)
     assert not unexpected and not missing  # no W- at a constant lambda- = 0
     assert gpam.encoder.layers[0].normalize_before == bool(ln)
-    src, src_lengths, prev = random_batch(44, 3, 7, 6)
+    gpam.to(device), ref.to(device)
+    src, src_lengths, prev = (x.to(device) for x in random_batch(44, 3, 7, 6))
     for mode in ("train", "eval"):
         getattr(gpam, mode)(), getattr(ref, mode)()
         want, _ = ref(src, src_lengths, prev)
@@ -67,11 +68,11 @@ def test_lambda_zero_model_equals_fairseq_model(dict_dir, ln):
 
 
 @pytest.mark.parametrize("kernel", ["auto", "reference"])
-def test_incremental_decoding_equals_full_decoding(dict_dir, kernel):
+def test_incremental_decoding_equals_full_decoding(dict_dir, kernel, device):
     _, model = build_translation_model(dict_dir, "gpam_transformer_tiny",
                                        [*TINY, "--gpam-lambda-neg", "0.3", "--gpam-kernel", kernel])
-    model.eval()
-    src, src_lengths, prev = random_batch(44, 3, 7, 6, seed=1)
+    model.eval().to(device)
+    src, src_lengths, prev = (x.to(device) for x in random_batch(44, 3, 7, 6, seed=1))
     prev[:] = prev.masked_fill(prev == 1, 5)  # incremental decoding never sees target padding
     with torch.no_grad():
         full, _ = model(src, src_lengths, prev)
@@ -82,12 +83,12 @@ def test_incremental_decoding_equals_full_decoding(dict_dir, kernel):
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
 
 
-def test_beam_search_scores_equal_forced_decoding(dict_dir):
+def test_beam_search_scores_equal_forced_decoding(dict_dir, device):
     task, model = build_translation_model(dict_dir, "gpam_transformer_tiny", [*TINY, "--gpam-lambda-neg", "0.3"])
-    model.eval()
-    src, src_lengths, _ = random_batch(44, 4, 7, 6, seed=2)
+    model.eval().to(device)
+    src, src_lengths, _ = (x.to(device) for x in random_batch(44, 4, 7, 6, seed=2))
     generator = SequenceGenerator([model], task.target_dictionary, beam_size=5, max_len_a=1.2, max_len_b=5)
-    sample = {"net_input": {"src_tokens": src, "src_lengths": src_lengths}, "id": torch.arange(4)}
+    sample = {"net_input": {"src_tokens": src, "src_lengths": src_lengths}, "id": torch.arange(4, device=device)}
     with torch.no_grad():
         hypos = generator.generate([model], sample)
         assert len(hypos) == 4 and all(len(h) == 5 for h in hypos)
@@ -95,14 +96,14 @@ def test_beam_search_scores_equal_forced_decoding(dict_dir):
         for i, beams in enumerate(hypos):
             best = beams[0]
             tokens = best["tokens"].unsqueeze(0)
-            prev = torch.cat([torch.tensor([[eos]]), tokens[:, :-1]], dim=1)
+            prev = torch.cat([torch.tensor([[eos]], device=device), tokens[:, :-1]], dim=1)
             logits, _ = model(src[i : i + 1], src_lengths[i : i + 1], prev)
             lprobs = model.get_normalized_probs((logits, None), log_probs=True)
             forced = lprobs.gather(-1, tokens.unsqueeze(-1)).squeeze()
             torch.testing.assert_close(best["positional_scores"], forced, atol=1e-4, rtol=1e-4)
 
 
-def test_language_model_lambda_zero_equals_fairseq(tmp_path):
+def test_language_model_lambda_zero_equals_fairseq(tmp_path, device):
     extra = ["--decoder-layers", "2", "--decoder-embed-dim", "32", "--decoder-ffn-embed-dim", "64",
              "--decoder-attention-heads", "4"]
     _, gpam = build_lm_model(tmp_path / "lm", "gpam_transformer_lm", [*extra, "--gpam-lambda-neg", "0"])
@@ -111,15 +112,15 @@ def test_language_model_lambda_zero_equals_fairseq(tmp_path):
     # baseline's weights are exactly the model's
     missing, unexpected = gpam.load_state_dict(ref.state_dict(), strict=False)
     assert not unexpected and not missing
-    tokens = torch.randint(4, 44, (2, 9))
-    gpam.eval(), ref.eval()
+    tokens = torch.randint(4, 44, (2, 9), device=device)
+    gpam.eval().to(device), ref.eval().to(device)
     torch.testing.assert_close(gpam(tokens)[0], ref(tokens)[0], atol=1e-5, rtol=1e-5)
 
 
-def test_language_model_incremental_equals_full(tmp_path):
+def test_language_model_incremental_equals_full(tmp_path, device):
     _, model = build_lm_model(tmp_path / "lm", "gpam_transformer_lm_tiny", ["--gpam-lambda-mode", "head"])
-    model.eval()
-    tokens = torch.randint(4, 44, (2, 8))
+    model.eval().to(device)
+    tokens = torch.randint(4, 44, (2, 8), device=device)
     with torch.no_grad():
         full = model(tokens)[0]
         state = {}
@@ -127,7 +128,7 @@ def test_language_model_incremental_equals_full(tmp_path):
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=1e-5)
 
 
-def test_adaptive_input_language_model_builds_and_runs(tmp_path):
+def test_adaptive_input_language_model_builds_and_runs(tmp_path, device):
     extra = ["--decoder-layers", "2", "--decoder-embed-dim", "32", "--decoder-input-dim", "32",
              "--decoder-output-dim", "32", "--decoder-ffn-embed-dim", "64", "--decoder-attention-heads", "4",
              "--adaptive-input-cutoff", "10,20", "--adaptive-softmax-cutoff", "10,20", "--adaptive-input-factor",
@@ -136,7 +137,8 @@ def test_adaptive_input_language_model_builds_and_runs(tmp_path):
     assert model.decoder.adaptive_softmax is not None
     assert sum(isinstance(m, DagpamMultiheadAttention) for m in model.modules()) == 2
     assert type(model.decoder.embed_tokens).__name__ == "AdaptiveInput"
-    tokens = torch.randint(4, 44, (2, 9))
+    model.to(device)
+    tokens = torch.randint(4, 44, (2, 9), device=device)
     out, _ = model(tokens)
     assert torch.isfinite(out).all()
 

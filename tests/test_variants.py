@@ -24,15 +24,15 @@ PEERS = ["non", "nap", "coda", "diff", "cog"]
 ALL_MODULE_VARIANTS = ["dagpam", *PEERS]
 
 
-def make(variant, seed=0, layer_number=2, **kind):
-    """A variant module in eval mode (dropout 0), built through the factory."""
+def make(variant, seed=0, layer_number=2, device="cpu", **kind):
+    """A variant module in eval mode (dropout 0) on ``device``, built through the factory."""
     torch.manual_seed(seed)
     kind = kind or dict(self_attention=True)
     position = "encoder_decoder" if kind.get("encoder_decoder_attention") else "decoder_self"
     module = build_variant_attention(GpamOptions(attention=variant), position, E, H, **kind)
     if isinstance(module, DifferentialMultiheadAttention):
         module.set_layer_number(layer_number)
-    return module.eval()
+    return module.eval().to(device)
 
 
 def causal_mask(n):
@@ -99,25 +99,27 @@ def test_diff_needs_an_even_number_of_heads():
 # -- defining properties -------------------------------------------------------
 
 
-def test_non_weights_are_the_raw_masked_scores_over_sqrt_visible_keys():
-    module = make("non")
-    x = torch.randn(T, B, E)
-    _, w = module(x, x, x, attn_mask=causal_mask(T), key_padding_mask=padding(B, T), need_head_weights=True)
+def test_non_weights_are_the_raw_masked_scores_over_sqrt_visible_keys(device):
+    module = make("non", device=device)
+    x = torch.randn(T, B, E, device=device)
+    _, w = module(x, x, x, attn_mask=causal_mask(T).to(device), key_padding_mask=padding(B, T).to(device),
+                  need_head_weights=True)
     scores, _, _ = head_scores(module, x)
-    visible = ~(torch.ones(T, T, dtype=torch.bool).triu(1).unsqueeze(0) | padding(B, T).unsqueeze(1))  # B x T x S
+    visible = ~(torch.ones(T, T, dtype=torch.bool, device=device).triu(1).unsqueeze(0)
+                | padding(B, T).to(device).unsqueeze(1))  # B x T x S
     count = visible.sum(-1, keepdim=True).clamp(min=1).unsqueeze(1)  # B x 1 x T x 1
-    want = torch.where(visible.unsqueeze(1), scores / count.sqrt(), torch.zeros(()))
+    want = torch.where(visible.unsqueeze(1), scores / count.sqrt(), torch.zeros((), device=device))
     torch.testing.assert_close(w.transpose(0, 1), want, atol=1e-5, rtol=1e-5)
-    assert (w < 0).any() and not torch.allclose(w.sum(-1), torch.ones(()))  # no probability cage
+    assert (w < 0).any() and not torch.allclose(w.sum(-1), torch.ones((), device=device))  # no probability cage
 
 
-def test_nap_scores_are_standardised_per_row_with_gain_and_bias():
-    module = make("nap")
+def test_nap_scores_are_standardised_per_row_with_gain_and_bias(device):
+    module = make("nap", device=device)
     with torch.no_grad():
         module.nap_gain.copy_(torch.tensor([1.0, 2.0, 0.5, 3.0]))
         module.nap_bias.copy_(torch.tensor([0.0, 0.5, -1.0, 0.25]))
-    x = torch.randn(T, B, E)
-    kpm = padding(B, T)
+    x = torch.randn(T, B, E, device=device)
+    kpm = padding(B, T).to(device)
     _, w = module(x, x, x, key_padding_mask=kpm, need_head_weights=True)  # H x B x T x S
     for b in range(B):
         visible = w[:, b][..., ~kpm[b]]  # H x T x n
@@ -132,24 +134,24 @@ def test_nap_scores_are_standardised_per_row_with_gain_and_bias():
     assert torch.equal(w[0, 0].argsort(-1), scores[0, 0].argsort(-1))
 
 
-def test_cog_weight_signs_are_score_signs_and_magnitudes_a_distribution():
-    module = make("cog")
-    x = torch.randn(T, B, E)
-    kpm = padding(B, T)
+def test_cog_weight_signs_are_score_signs_and_magnitudes_a_distribution(device):
+    module = make("cog", device=device)
+    x = torch.randn(T, B, E, device=device)
+    kpm = padding(B, T).to(device)
     _, w = module(x, x, x, key_padding_mask=kpm, need_head_weights=True)
     scores, _, _ = head_scores(module, x)
     w = w.transpose(0, 1)  # B x H x T x S
     visible = ~kpm.view(B, 1, 1, T).expand_as(w)
     assert torch.equal(torch.sign(w[visible]), torch.sign(scores[visible]))
     assert (w < 0).any() and (w > 0).any()
-    torch.testing.assert_close(w.abs().sum(-1), torch.ones(B, H, T), atol=1e-5, rtol=0)
+    torch.testing.assert_close(w.abs().sum(-1), torch.ones(B, H, T, device=device), atol=1e-5, rtol=0)
     torch.testing.assert_close(w.abs(), torch.softmax(scores.abs().masked_fill(~visible, -math.inf), -1))
 
 
-def test_coda_weights_lie_in_minus_one_one_and_match_a_naive_loop():
-    module = make("coda", seed=3)
-    x = torch.randn(T, B, E) * 3  # large scores push tanh towards +-1
-    kpm = padding(B, T)
+def test_coda_weights_lie_in_minus_one_one_and_match_a_naive_loop(device):
+    module = make("coda", seed=3, device=device)
+    x = torch.randn(T, B, E, device=device) * 3  # large scores push tanh towards +-1
+    kpm = padding(B, T).to(device)
     _, w = module(x, x, x, key_padding_mask=kpm, need_head_weights=True)
     assert w.abs().max() <= 1.0 and (w < 0).any() and (w > 0).any()
     _, q, k = head_scores(module, x)
@@ -163,28 +165,28 @@ def test_coda_weights_lie_in_minus_one_one_and_match_a_naive_loop():
                 distance = [-float((q[b, h, i] - k[b, h, j]).abs().sum()) / math.sqrt(d) for j in keys]
                 centre = sum(distance) / len(distance)
                 want = [math.tanh(a) / (1 + math.exp(-(n - centre))) for a, n in zip(affinity, distance)]
-                torch.testing.assert_close(w[b, h, i, keys], torch.tensor(want), atol=1e-5, rtol=1e-4)
+                torch.testing.assert_close(w[b, h, i, keys], torch.tensor(want, device=device), atol=1e-5, rtol=1e-4)
 
 
-def test_diff_rows_sum_to_one_minus_lambda_and_heads_are_half_as_many():
-    module = make("diff", layer_number=3)
-    x = torch.randn(T, B, E)
-    kpm = padding(B, T)
-    _, w = module(x, x, x, attn_mask=causal_mask(T), key_padding_mask=kpm, need_head_weights=True)
+def test_diff_rows_sum_to_one_minus_lambda_and_heads_are_half_as_many(device):
+    module = make("diff", layer_number=3, device=device)
+    x = torch.randn(T, B, E, device=device)
+    kpm = padding(B, T).to(device)
+    _, w = module(x, x, x, attn_mask=causal_mask(T).to(device), key_padding_mask=kpm, need_head_weights=True)
     assert w.shape == (H // 2, B, T, T)
     lam = module.lambda_full().item()
     assert module.lambda_init == pytest.approx(0.8 - 0.6 * math.exp(-0.3 * 2))
     # row 0 of batch 1 sees key 0 only; every row sees at least one key
-    torch.testing.assert_close(w.sum(-1), torch.full((H // 2, B, T), 1 - lam), atol=1e-5, rtol=0)
+    torch.testing.assert_close(w.sum(-1), torch.full((H // 2, B, T), 1 - lam, device=device), atol=1e-5, rtol=0)
     assert (w[:, 1, :, -2:] == 0).all()
-    assert (w[..., torch.ones(T, T, dtype=torch.bool).triu(1)] == 0).all()
+    assert (w[..., torch.ones(T, T, dtype=torch.bool, device=device).triu(1)] == 0).all()
 
 
-def test_diff_output_is_normed_difference_of_paired_softmax_heads():
-    module = make("diff", layer_number=1)
+def test_diff_output_is_normed_difference_of_paired_softmax_heads(device):
+    module = make("diff", layer_number=1, device=device)
     with torch.no_grad():
         module.subln_weight.uniform_(0.5, 1.5)
-    x = torch.randn(T, B, E)
+    x = torch.randn(T, B, E, device=device)
     out, _ = module(x, x, x)
     scores, _, _ = head_scores(module, x)  # B x 2H' x T x S
     v = module.v_proj(x).permute(1, 0, 2)  # B x S x C
@@ -222,25 +224,25 @@ def test_diff_lambda_init_follows_the_layer_number_in_built_models(dict_dir):
 
 
 @pytest.mark.parametrize("variant", ALL_MODULE_VARIANTS)
-def test_padded_and_future_keys_get_zero_weight_and_outputs_stay_finite(variant):
-    module = make(variant)
-    x = torch.randn(T, B, E)
-    kpm = padding(B, T)
+def test_padded_and_future_keys_get_zero_weight_and_outputs_stay_finite(variant, device):
+    module = make(variant, device=device)
+    x = torch.randn(T, B, E, device=device)
+    kpm = padding(B, T).to(device)
     kpm[2] = True  # a fully padded sequence: its rows must stay finite
-    out, w = module(x, x, x, key_padding_mask=kpm, attn_mask=causal_mask(T), need_head_weights=True)
+    out, w = module(x, x, x, key_padding_mask=kpm, attn_mask=causal_mask(T).to(device), need_head_weights=True)
     assert torch.isfinite(out).all() and torch.isfinite(w).all()
     assert (w[:, 1, :, -2:] == 0).all()
     assert (w[:, 2] == 0).all()
-    assert (w[..., torch.ones(T, T, dtype=torch.bool).triu(1)] == 0).all()
+    assert (w[..., torch.ones(T, T, dtype=torch.bool, device=device).triu(1)] == 0).all()
     out.sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in module.parameters() if p.grad is not None)
 
 
 @pytest.mark.parametrize("variant", ALL_MODULE_VARIANTS)
-def test_incremental_self_attention_equals_full(variant):
-    module = make(variant)
-    x = torch.randn(T, B, E)
-    full, full_w = module(x, x, x, attn_mask=causal_mask(T), need_head_weights=True)
+def test_incremental_self_attention_equals_full(variant, device):
+    module = make(variant, device=device)
+    x = torch.randn(T, B, E, device=device)
+    full, full_w = module(x, x, x, attn_mask=causal_mask(T).to(device), need_head_weights=True)
     state = {}
     steps = [module(x[t: t + 1], x[t: t + 1], x[t: t + 1], incremental_state=state, need_head_weights=True)
              for t in range(T)]
@@ -249,10 +251,10 @@ def test_incremental_self_attention_equals_full(variant):
 
 
 @pytest.mark.parametrize("variant", ALL_MODULE_VARIANTS)
-def test_incremental_encoder_decoder_attention_with_padding_equals_full(variant):
-    module = make(variant, encoder_decoder_attention=True)
-    x, enc = torch.randn(T, B, E), torch.randn(S, B, E)
-    kpm = padding(B, S)
+def test_incremental_encoder_decoder_attention_with_padding_equals_full(variant, device):
+    module = make(variant, encoder_decoder_attention=True, device=device)
+    x, enc = torch.randn(T, B, E, device=device), torch.randn(S, B, E, device=device)
+    kpm = padding(B, S).to(device)
     full, _ = module(x, enc, enc, key_padding_mask=kpm, static_kv=True)
     state = {}
     steps = [module(x[t: t + 1], enc, enc, key_padding_mask=kpm, incremental_state=state, static_kv=True)[0]
@@ -261,33 +263,33 @@ def test_incremental_encoder_decoder_attention_with_padding_equals_full(variant)
 
 
 @pytest.mark.parametrize("variant", ALL_MODULE_VARIANTS)
-def test_beam_reorder_matches_decoding_the_reordered_batch(variant):
-    module = make(variant)
-    x = torch.randn(T, B, E)
-    order = torch.tensor([2, 0, 0])
+def test_beam_reorder_matches_decoding_the_reordered_batch(variant, device):
+    module = make(variant, device=device)
+    x = torch.randn(T, B, E, device=device)
+    order = torch.tensor([2, 0, 0], device=device)
     state = {}
     for t in range(3):
         module(x[t: t + 1], x[t: t + 1], x[t: t + 1], incremental_state=state)
     module.reorder_incremental_state(state, order)
     y = x[:, order]
     got = [module(y[t: t + 1], y[t: t + 1], y[t: t + 1], incremental_state=state)[0] for t in range(3, T)]
-    want, _ = module(y, y, y, attn_mask=causal_mask(T))
+    want, _ = module(y, y, y, attn_mask=causal_mask(T).to(device))
     torch.testing.assert_close(torch.cat(got), want[3:], atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("variant", PEERS)
-def test_beam_shared_encoder_keys_match_a_cache_per_hypothesis(variant):
+def test_beam_shared_encoder_keys_match_a_cache_per_hypothesis(variant, device):
     """With set_beam_size(beam) the encoder keys are cached once per sentence; every
     hypothesis still gets the output and weights of a cache per hypothesis, through
     reordering within sentences and a batch that shrinks when a sentence finishes."""
     beam, sents, steps = 3, 2, 4
-    shared = make(variant, seed=3, encoder_decoder_attention=True)
-    per_hyp = make(variant, seed=3, encoder_decoder_attention=True)
+    shared = make(variant, seed=3, encoder_decoder_attention=True, device=device)
+    per_hyp = make(variant, seed=3, encoder_decoder_attention=True, device=device)
     shared.set_beam_size(beam)
     torch.manual_seed(4)
-    enc = torch.randn(S, sents, E).repeat_interleave(beam, dim=1)  # S x sents*beam x E
-    pad = padding(sents, S).repeat_interleave(beam, dim=0)
-    queries = torch.randn(steps, sents * beam, E)
+    enc = torch.randn(S, sents, E, device=device).repeat_interleave(beam, dim=1)  # S x sents*beam x E
+    pad = padding(sents, S).to(device).repeat_interleave(beam, dim=0)
+    queries = torch.randn(steps, sents * beam, E, device=device)
     states = ({}, {})
     with torch.no_grad():
         for t in range(steps):
@@ -298,10 +300,11 @@ def test_beam_shared_encoder_keys_match_a_cache_per_hypothesis(variant):
             torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
             torch.testing.assert_close(got_w, want_w, atol=1e-5, rtol=1e-4)
             order = torch.tensor([2, 2, 0, 4, 3, 5]) if t % 2 == 0 else torch.arange(sents * beam)
+            order = order.to(device)
             for m, st in zip((shared, per_hyp), states):
                 m.reorder_incremental_state(st, order)
         assert shared._get_input_buffer(states[0])["prev_key"].size(0) == sents  # one entry per sentence
-        keep = torch.tensor([3, 4, 5])  # the first sentence finished
+        keep = torch.tensor([3, 4, 5], device=device)  # the first sentence finished
         for m, st in zip((shared, per_hyp), states):
             m.reorder_incremental_state(st, keep)
         got, want = (m(queries[-1:, 3:], enc[:, 3:], enc[:, 3:], key_padding_mask=pad[3:], incremental_state=st,
@@ -313,14 +316,15 @@ def test_beam_shared_encoder_keys_match_a_cache_per_hypothesis(variant):
 
 
 @pytest.mark.parametrize("variant", PEERS)
-def test_trains_and_beam_search_scores_match_teacher_forcing(variant, dict_dir):
+def test_trains_and_beam_search_scores_match_teacher_forcing(variant, dict_dir, device):
     torch.manual_seed(0)
     task, model = build_translation_model(dict_dir, "gpam_transformer_tiny", ["--gpam-attention", variant])
     attns = [m for m in model.modules() if isinstance(m, ATTENTION_VARIANTS[variant])]
     assert len(attns) == 2 + 2 + 2  # encoder self, decoder self, encoder-decoder in 2 + 2 layers
     vocab = len(task.target_dictionary)
-    src, src_lengths, prev = random_batch(vocab, 4, 7, 6, seed=1)
-    target = torch.cat([prev[:, 1:], torch.full((4, 1), 2)], dim=1).masked_fill(prev == 1, 1)
+    model.to(device)
+    src, src_lengths, prev = (x.to(device) for x in random_batch(vocab, 4, 7, 6, seed=1))
+    target = torch.cat([prev[:, 1:], torch.full((4, 1), 2, device=device)], dim=1).masked_fill(prev == 1, 1)
 
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -346,7 +350,7 @@ def test_trains_and_beam_search_scores_match_teacher_forcing(variant, dict_dir):
     assert len(hypos) == 4
     for b, beams in enumerate(hypos):
         best = beams[0]["tokens"]
-        prev_best = torch.cat([torch.tensor([2]), best[:-1]]).unsqueeze(0)
+        prev_best = torch.cat([torch.tensor([2], device=device), best[:-1]]).unsqueeze(0)
         with torch.no_grad():
             logits, _ = model(src[b: b + 1], src_lengths[b: b + 1], prev_best)
         lprobs = torch.log_softmax(logits.float(), -1)[0].gather(-1, best.unsqueeze(-1)).squeeze(-1)

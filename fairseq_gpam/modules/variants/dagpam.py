@@ -107,7 +107,7 @@ class DagpamMultiheadAttention(VariantMultiheadAttention):
 
     def prune_variant_heads(self, kept_heads: List[int]) -> None:
         """Keep W- and lambda- of the kept heads where they are per head."""
-        index = torch.tensor(kept_heads, dtype=torch.long)
+        index = torch.tensor(kept_heads, dtype=torch.long, device=self.q_proj.weight.device)
         if self.neg_query_weight is not None and self.neg_query_weight.size(0) > 1:
             self.neg_query_weight = nn.Parameter(self.neg_query_weight.detach()[index].clone())
         theta = self.lambdas.theta

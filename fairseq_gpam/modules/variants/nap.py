@@ -36,6 +36,6 @@ class NapMultiheadAttention(VariantMultiheadAttention):
 
     def prune_variant_heads(self, kept_heads):
         """Keep the gain and bias of the kept heads."""
-        index = torch.tensor(kept_heads, dtype=torch.long)
+        index = torch.tensor(kept_heads, dtype=torch.long, device=self.nap_gain.device)
         self.nap_gain = nn.Parameter(self.nap_gain.detach()[index].clone())
         self.nap_bias = nn.Parameter(self.nap_bias.detach()[index].clone())
