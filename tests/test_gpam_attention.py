@@ -4,7 +4,7 @@ import pytest
 import torch
 from fairseq.modules import MultiheadAttention
 
-from fairseq_gpam.modules import GpamConfigError, DagpamMultiheadAttention, GpamOptions
+from fairseq_gpam.modules import DagpamMultiheadAttention, GpamConfigError, GpamOptions
 
 E, H, T, S, B = 16, 4, 6, 5, 3
 
@@ -84,9 +84,8 @@ def test_signed_weights_sum_to_one_and_match_output(device):
 
 def test_fused_and_reference_kernels_agree(device):
     _, fused = make_pair(0.25, seed=2, lambda_mode="head", neg_query_init="xavier", device=device)
-    reference = DagpamMultiheadAttention(E, H, options=GpamOptions(lambda_neg=0.25, lambda_mode="head",
-                                                                 neg_query_init="xavier", kernel="reference"),
-                                       self_attention=True).eval().to(device)
+    options = GpamOptions(lambda_neg=0.25, lambda_mode="head", neg_query_init="xavier", kernel="reference")
+    reference = DagpamMultiheadAttention(E, H, options=options, self_attention=True).eval().to(device)
     reference.load_state_dict(fused.state_dict())
     x = torch.randn(T, B, E, device=device)
     kpm = padding(B, T).to(device)
@@ -99,8 +98,8 @@ def test_negative_query_is_relu_times_matrix(device):
     _, gpam = make_pair(0.2, neg_query_init="neg_identity", device=device)
     q = torch.randn(B, H, T, E // H, device=device)
     torch.testing.assert_close(gpam.negative_query(q), -q.clamp(min=0))
-    per_head = DagpamMultiheadAttention(E, H, options=GpamOptions(neg_query_sharing="head",
-                                                                neg_query_init="xavier"), self_attention=True).to(device)
+    options = GpamOptions(neg_query_sharing="head", neg_query_init="xavier")
+    per_head = DagpamMultiheadAttention(E, H, options=options, self_attention=True).to(device)
     assert per_head.neg_query_weight.shape == (H, E // H, E // H)
     want = torch.stack([q[:, h].clamp(min=0) @ per_head.neg_query_weight[h] for h in range(H)], 1)
     torch.testing.assert_close(per_head.negative_query(q), want)
@@ -180,8 +179,8 @@ def test_fully_padded_rows_stay_finite_in_training(device):
 
 @pytest.mark.parametrize("mode,shape", [("layer", (1,)), ("head", (H,))])
 def test_trainable_lambdas_stay_in_range_and_learn(mode, shape, device):
-    gpam = DagpamMultiheadAttention(E, H, options=GpamOptions(lambda_neg=0.2, lambda_mode=mode, lambda_max=0.5),
-                                  self_attention=True).to(device)
+    options = GpamOptions(lambda_neg=0.2, lambda_mode=mode, lambda_max=0.5)
+    gpam = DagpamMultiheadAttention(E, H, options=options, self_attention=True).to(device)
     assert gpam.lambdas.theta.shape == shape
     lam_pos, lam_neg = gpam.lambdas()
     torch.testing.assert_close(lam_neg, torch.full(shape, 0.2, device=device))

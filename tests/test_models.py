@@ -6,7 +6,7 @@ from fairseq.modules import MultiheadAttention
 from fairseq.sequence_generator import SequenceGenerator
 
 from conftest import build_lm_model, build_translation_model, random_batch
-from fairseq_gpam.modules import GpamConfigError, DagpamMultiheadAttention
+from fairseq_gpam.modules import DagpamMultiheadAttention, GpamConfigError
 
 TINY = ["--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64",
         "--decoder-ffn-embed-dim", "64", "--encoder-attention-heads", "4", "--decoder-attention-heads", "4"]

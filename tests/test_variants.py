@@ -12,8 +12,8 @@ from fairseq.sequence_generator import SequenceGenerator
 from fairseq_gpam.modules import GpamConfigError, GpamOptions
 from fairseq_gpam.modules import attention_factory
 from fairseq_gpam.modules.attention_factory import ATTENTION_VARIANTS, build_variant_attention
-from fairseq_gpam.modules.gpam_config import ATTENTION_CHOICES
 from fairseq_gpam.modules.attention_frame import VariantMultiheadAttention
+from fairseq_gpam.modules.gpam_config import ATTENTION_CHOICES
 from fairseq_gpam.modules.variants import DifferentialMultiheadAttention
 from fairseq_gpam.modules.variants.functional import differential_lambda_init
 

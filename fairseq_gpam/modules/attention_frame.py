@@ -37,8 +37,8 @@ import torch.nn.functional as F
 from fairseq.modules import MultiheadAttention
 from torch import Tensor
 
-from fairseq_gpam.modules.beam_sharing import first_hypothesis, fold_beams, shares_encoder_keys, unfold_beams
 from fairseq_gpam.modules.attention_masks import merge_blocked, split_attn_mask
+from fairseq_gpam.modules.beam_sharing import first_hypothesis, fold_beams, shares_encoder_keys, unfold_beams
 from fairseq_gpam.modules.gpam_config import POSITIONS, GpamOptions
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -51,7 +51,7 @@ class VariantMultiheadAttention(MultiheadAttention):
     ``vdim``, ``dropout``, ``bias``, ``add_bias_kv``, ``add_zero_attn``,
     ``self_attention``, ``encoder_decoder_attention``, ``dictionary``,
     ``q_noise``, ``qn_block_size``, ``xformers_*``), plus ``options``, the
-    ``--gpam-*`` values (default: the paper's daGPAM settings).
+    ``--gpam-*`` values (default: ``GpamOptions()``, the paper's daGPAM settings).
     ``add_bias_kv=True``, ``add_zero_attn=True``, an xformers config or layout,
     and a subclass overriding ``apply_sparse_mask`` are refused.
     """
@@ -105,7 +105,8 @@ class VariantMultiheadAttention(MultiheadAttention):
             dictionary=dictionary, q_noise=q_noise, qn_block_size=qn_block_size,
             xformers_blocksparse_blocksize=xformers_blocksparse_blocksize,
         )
-        self.options = GpamOptions() if options is None else options
+        # default: the paper's daGPAM settings (GpamOptions' defaults), naming this variant
+        self.options = GpamOptions(attention=self.variant_name or "dagpam") if options is None else options
 
     # -- the variant's hooks ----------------------------------------------------------
 
