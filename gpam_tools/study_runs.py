@@ -31,9 +31,12 @@ class PlannedRun:
     spec: RunSpec
     rel: Optional[str]          # the run's path; None while its dataset is not prepared
 
-    @property
-    def evaluate_options(self) -> Dict[str, Any]:
-        return {"checkpoint": "last", **self.part.evaluate}
+    def evaluate_options(self, task: str) -> Dict[str, Any]:
+        """The part's evaluation options that apply to ``task`` (a study may mix translation and LM data)."""
+        from gpam_tools.evaluate import LM_OPTIONS, MT_OPTIONS
+
+        applies = MT_OPTIONS if task == "translation" else LM_OPTIONS
+        return {"checkpoint": "last", **{k: v for k, v in self.part.evaluate.items() if k in applies + ("checkpoint",)}}
 
 
 def is_prepared(data_root: Path, dataset: str) -> bool:
@@ -110,7 +113,8 @@ def run_one(run: PlannedRun, data_root: Path, work: Path, kept_runs: Path, keep_
         except RunError as err:
             raise RunError(f"FAILED training {run.rel} ({err}; log: {log})") from None
     try:
-        evaluate(run_dir, data_root, threads=run.spec.threads, **run.evaluate_options)
+        task = resolve(run.spec, data_root).data.task
+        evaluate(run_dir, data_root, task=task, threads=run.spec.threads, **run.evaluate_options(task))
     except RunError as err:
         raise RunError(f"FAILED evaluating {run.rel} ({err}; log: {run_dir})") from None
     keep_run(run_dir, kept_runs / run.rel)

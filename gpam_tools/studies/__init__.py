@@ -76,7 +76,9 @@ class Part:
     systems   the attention systems compared (the softmax baseline among them)
     run       RunSpec fields shared by the part's runs (RUN_FIELDS: preset, ln, src/tgt, max_update,
               tag, extra_args = fairseq-train arguments such as validation intervals)
-    evaluate  options of ``gpam_tools.evaluate.evaluate`` (EVALUATE_FIELDS; default: last checkpoint)
+    evaluate  options of ``gpam_tools.evaluate.evaluate`` (EVALUATE_FIELDS; default: last checkpoint);
+              those that do not apply to a dataset's task are left out for it (max_len_* for a language
+              model, context_window for translation)
     seeds     "all" (the study's seeds) or "first" (only the first of them: a sweep)
     """
 
