@@ -1,6 +1,7 @@
 """Validation-loss curves: one PNG per setting, a line per run (solid: softmax, dashed: daGPAM)."""
 
 import io
+import logging
 from collections import defaultdict
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from gpam_tools.collect.grouping import setting_label, setting_of
 
 def plot_valid_loss(runs, out_dir: Path):
     """One PNG per benchmark setting: validation loss (base 2) against updates, a line per run."""
+    # importing fairseq (the run layer does) leaves the root logger at DEBUG: keep matplotlib's quiet
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     import matplotlib
 
     matplotlib.use("Agg")
