@@ -66,7 +66,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         p.error("give the training command after --, e.g. -- fairseq-train DATA --log-format json ...")
     args.log.parent.mkdir(parents=True, exist_ok=True)
     records = []
-    with open(args.log, "w", encoding="utf-8") as log:
+    with open(args.log, "w", encoding="utf-8", buffering=1) as log:    # line-buffered: follow it with tail -f
         try:
             # unbuffered: a Python child writing to a pipe would otherwise hand its log over in blocks,
             # and the records would be timed when a block arrives rather than when written
