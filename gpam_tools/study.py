@@ -145,19 +145,27 @@ def in_repo(path: str) -> Path:
     return Path(path) if Path(path).is_absolute() else REPO / path
 
 
-def prepare_missing(parts, data_root: Path) -> None:
-    """Prepare each missing dataset that is a shipped corpus; refuse any other missing one."""
+def shipped_to_prepare(parts, data_root: Path) -> List[str]:
+    """The missing datasets that are shipped corpora (prepared offline, in minutes); any other missing
+    dataset is refused here, before anything is written."""
+    from gpam_tools.prepare.catalogue import CATALOGUE, how_to_prepare
+
+    missing = [d for d in dict.fromkeys(d for part in parts for d in part.datasets)
+               if not study_runs.is_prepared(data_root, d)]
+    for dataset in missing:
+        if dataset not in CATALOGUE or CATALOGUE[dataset].kind != "shipped":
+            raise StudyError(f"dataset {dataset} is not prepared under {data_root}/data-bin; prepare it first "
+                             f"with: {how_to_prepare(dataset)} --data-root {data_root}; or pass the --data-root "
+                             f"that holds it")
+    return missing
+
+
+def prepare(datasets: List[str], data_root: Path) -> None:
     import subprocess
 
-    for dataset in dict.fromkeys(d for part in parts for d in part.datasets):
-        if study_runs.is_prepared(data_root, dataset):
-            continue
-        if not (REPO / "data-prep" / "corpora" / dataset).is_dir():
-            raise StudyError(f"dataset {dataset} is not prepared under {data_root}/data-bin; prepare it first "
-                             f"(gpam prepare custom --name {dataset} ...) or pass the --data-root that holds it")
+    for dataset in datasets:
         study_runs.say(f"preparing {dataset}")
-        proc = subprocess.run(["bash", str(REPO / "data-prep" / "prepare-offline.sh"), dataset, "--data-root",
-                               str(data_root)])
+        proc = subprocess.run([sys.executable, "-m", "gpam_tools", "prepare", dataset, "--data-root", str(data_root)])
         if proc.returncode != 0:
             raise StudyError(f"preparing {dataset} failed (see its messages above); fix that and run the study again")
 
@@ -201,13 +209,14 @@ def run_study(study: Study, parts, seeds, args) -> int:
         print(write_tables(study, out, data_root, 0, out_rel, seeds))
         return 0
     # checked before hours of training; one runner per work directory
+    to_prepare = shipped_to_prepare(parts, data_root)
     need_writable_dir(work, "choose a writable --work")
     need_writable_dir(out.parent if study.fresh else out, "choose a writable --out")
     locks = [hold_lock(work / ".lock", "gpam study")]
     if study.fresh:
         locks.append(hold_lock(out.parent / f".{out.name}.lock", "gpam study"))
     start = time.time()
-    prepare_missing(parts, data_root)
+    prepare(to_prepare, data_root)
     runs = study_runs.plan(study, parts, seeds, data_root, threads)
     target = out
     if study.fresh:  # every run from scratch, the results replaced in one step at the end

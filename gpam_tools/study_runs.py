@@ -63,8 +63,11 @@ def plan(study: Study, parts: Sequence[Part], seeds: Sequence[int], data_root: P
 
 def describe(run: PlannedRun) -> str:
     """How a run is named before its dataset is prepared (its path needs the dataset's prep-info.json)."""
-    system = run.spec.attention + "".join(f" {k}={v}" for k, v in sorted(run.part.run.items()) if k != "extra_args")
-    return f"{run.spec.dataset} (not prepared yet) {system} seed{run.spec.seed}"
+    spec = run.spec
+    system = spec.attention + "".join(f" {k}={getattr(spec, k)}" for k in ("lambda_neg", "lambda_mode")
+                                      if getattr(spec, k) is not None)
+    setting = "".join(f" {k}={v}" for k, v in sorted(run.part.run.items()) if k != "extra_args")
+    return f"{spec.dataset} (not prepared yet) {system}{setting} seed{spec.seed}"
 
 
 def state_of(run: PlannedRun, out: Path, work: Path):

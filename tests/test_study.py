@@ -187,3 +187,24 @@ def test_the_code_fingerprint_follows_the_plugin_sources_and_the_run_layer(tmp_p
     third = code_fingerprint(tmp_path)
     (tmp_path / "fairseq_gpam/README.txt").write_text("not code\n")
     assert len({first, second, third}) == 3 and code_fingerprint(tmp_path) == third
+
+
+def test_a_dataset_that_is_not_prepared_is_refused_with_the_command_that_prepares_it(tmp_path):
+    out, work = tmp_path / "out", tmp_path / "work"
+    proc = run("study", "own-corpus", "--dataset", "mine.es-en", "--data-root", tmp_path / "data",
+               "--out", out, "--work", work)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "mine.es-en is not prepared" in proc.stderr and "gpam prepare custom --name mine.es-en" in proc.stderr
+    assert not out.exists() and not work.exists()
+    proc = run("study", "own-corpus", "--out", out, "--work", work)
+    assert proc.returncode == 2 and "--dataset is required" in proc.stderr
+
+
+def test_the_studies_are_listed_and_an_unknown_one_is_named(tmp_path):
+    proc = run("study")
+    assert proc.returncode == 0
+    names = [line.split()[0] for line in proc.stdout.splitlines()[1:]]
+    assert {"alternatives", "comparison", "demo", "own-corpus"} <= set(names)
+    proc = run("study", "nosuch", "--out", tmp_path / "out")
+    assert proc.returncode == 2 and "unknown study 'nosuch': choose one of" in proc.stderr
+    assert not (tmp_path / "out").exists()
