@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gpam_tools import datasets
-from gpam_tools.prepare import cli
+from gpam_tools.prepare import cli, custom_checks
 from own_corpus_standin import write_standin_parallel_corpus
 from prep_fixtures import CORPORA, assert_contract, binarised_sizes, lines
 
@@ -86,15 +86,16 @@ def test_translation_split_sentencepiece_lowercase(tmp_path, capsys):
     source = [" ".join(s.split()).lower() for s in lines(Path(whole["all"] + ".en"))]
     assert refs == [s for s in source if s in set(refs)]  # held out pairs keep corpus order
     # the split is deterministic (--seed), and held-out pairs are not in train
-    assert prepare("--name", "b", *args, root=root) == 0
-    assert (root / "text" / "b" / "test.raw.en").read_text() == "\n".join(refs) + "\n"
+    both = {"fr": lines(Path(whole["all"] + ".fr")), "en": lines(Path(whole["all"] + ".en"))}
+    assert custom_checks.hold_out(both, 20, 25, seed=1) == custom_checks.hold_out(both, 20, 25, seed=1)
+    assert custom_checks.hold_out(both, 20, 25, seed=1) != custom_checks.hold_out(both, 20, 25, seed=2)
     train_raw = set(lines(root / "text" / "a" / "train.en"))
     assert not train_raw & set(lines(root / "text" / "a" / "test.en"))
 
 
 def _paragraph_file(path: Path, documents: int) -> Path:
-    """Plain text of ci_lm's articles, one paragraph a line, documents separated by empty lines."""
-    body = [l.strip() for l in lines(CORPORA / "ci_lm" / "wiki.train.tokens")
+    """Plain text of ci_lm's valid articles, a paragraph a line, documents separated by empty lines."""
+    body = [l.strip() for l in lines(CORPORA / "ci_lm" / "wiki.valid.tokens")
             if l.strip() and not l.startswith(" =")]
     per_doc = len(body) // documents
     text = "\n\n".join("\n".join(body[i * per_doc:(i + 1) * per_doc]) for i in range(documents))
@@ -104,15 +105,15 @@ def _paragraph_file(path: Path, documents: int) -> Path:
 
 def test_language_modelling_files_and_split_by_document(tmp_path, capsys):
     root = tmp_path / "root"
-    files = [str(CORPORA / "ci_lm" / f"wiki.{s}.tokens") for s in ("train", "valid", "test")]
-    assert prepare("--name", "mylm", "--lang", "en", "--train", files[0], "--valid", files[1],
-                   "--test", files[2], "--bpe-size", "500", root=root) == 0
+    train, held_out = (str(CORPORA / "ci_lm" / f"wiki.{s}.tokens") for s in ("valid", "test"))
+    assert prepare("--name", "mylm", "--lang", "en", "--train", train, "--valid", held_out,
+                   "--test", held_out, "--bpe-size", "300", root=root) == 0
     info = assert_contract(root, "mylm", "language_modeling")
     assert (info["langs"], info["full_model"], info["kind"]) == (["en"], "lm", "custom")
-    assert info["lines"]["valid"] == len(lines(Path(files[1])))
+    assert info["lines"]["valid"] == len(lines(Path(held_out)))
     whole = _paragraph_file(tmp_path / "books.txt", documents=20)
     assert prepare("--name", "books", "--lang", "en", "--train", whole, "--split", "0.1,0.1",
-                   "--bpe-size", "500", root=root) == 0
+                   "--bpe-size", "300", root=root) == 0
     info = assert_contract(root, "books", "language_modeling")
     split = info["split"]
     assert sum(split[s]["books.txt"]["documents"] for s in ("train", "valid", "test")) == 20

@@ -133,7 +133,7 @@ def parse_split(value: str, translation: bool) -> Tuple[float, float]:
     return numbers[0], numbers[1]
 
 
-def _hold_out(text: Dict[str, List[str]], n_valid: int, n_test: int, seed: int
+def hold_out(text: Dict[str, List[str]], n_valid: int, n_test: int, seed: int
               ) -> Dict[str, Dict[str, List[str]]]:
     """Random valid and test pairs (fixed seed) out of train; each split keeps corpus order."""
     n = len(next(iter(text.values())))
@@ -160,7 +160,7 @@ def translation(a) -> Corpus:
         files += [(f"--{split}", path) for path in paths]
     if a.split is not None:
         n_valid, n_test = parse_split(a.split, translation=True)
-        text = _hold_out(text["train"], int(n_valid), int(n_test), a.seed)
+        text = hold_out(text["train"], int(n_valid), int(n_test), a.seed)
     return Corpus(text, input_sources(files), {k: v for k, v in skipped.items() if v})
 
 
