@@ -4,7 +4,7 @@
     gpam study NAME|SPEC.py [PART ...] [options] [study options]
 
 NAME is a specification in gpam_tools/studies/ (its format: gpam_tools/studies/__init__.py);
-SPEC.py one elsewhere. Runs go side by side (--jobs, one torch thread each, --threads), seed by
+SPEC.py one elsewhere (Python code, executed: run only specifications you trust, like any script). Runs go side by side (--jobs, one torch thread each, --threads), seed by
 seed; each finished run keeps its light files (logs, settings, scores, hypotheses; never
 checkpoints) in OUT/runs as it finishes, and the tables (gpam collect) are rebuilt at the end.
 Resumable: a run whose scores are kept is skipped; one cut off mid-training resumes from its
@@ -223,7 +223,9 @@ def run_study(study: Study, parts, seeds, args) -> int:
         shutil.rmtree(work / "runs", ignore_errors=True)
         target = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     failures = study_runs.run_all(runs, data_root, work, target, target / "runs", jobs, study.keep_checkpoints)
-    if (target / "runs").is_dir():
+    if study.fresh and failures:  # the previous results stay as they were
+        shutil.rmtree(target, ignore_errors=True)
+    elif (target / "runs").is_dir():
         printed = write_tables(study, target, data_root, time.time() - start, out_rel, seeds)
         if study.fresh:
             old = out.with_name(out.name + ".old")
@@ -235,6 +237,8 @@ def run_study(study: Study, parts, seeds, args) -> int:
         print(printed)
     for fd in locks:
         os.close(fd)
+    if failures and study.fresh:
+        raise StudyError(f"some runs failed (see the FAILED lines above); {out} is left as it was")
     if failures:
         raise StudyError("some runs failed (see the FAILED lines above); finished runs are kept, "
                          "run the study again to retry the rest")
