@@ -14,7 +14,7 @@ import pytest
 from gpam_tools import datasets
 from gpam_tools.prepare import cli, custom_checks
 from own_corpus_standin import write_standin_parallel_corpus
-from prep_fixtures import CORPORA, assert_contract, binarised_sizes, lines
+from prep_fixtures import CORPORA, assert_contract, binarised_sizes, lines, unbpe
 
 SMALL = {"train": 300, "valid": 30, "test": 30, "all": 360}
 
@@ -141,10 +141,18 @@ def test_empty_lines_refused_or_skipped_on_request(tmp_path, corpus, capsys):
     root = tmp_path / "root"
     refused(capsys, root, "--name", "x", *args,
             patterns=("--valid: 2 pair(s)", "empty side (line 5, 10)", "--skip-empty"))
-    assert prepare("--name", "x", *args, "--skip-empty", root=root) == 0
+    assert prepare("--name", "x", *args, "--skip-empty", "--max-words", "20", "--max-ratio", "1.5",
+                   root=root) == 0
     info = assert_contract(root, "x", "translation")
-    assert info["lines"]["valid"] == {"es": 28, "en": 28}
+    assert info["lines"]["valid"] == {"es": 28, "en": 28}  # valid and test are never cleaned
     assert info["options"]["pairs_skipped"] == {"valid": 2}
+    # --max-words/--max-ratio: only training pairs within both limits are left (in Moses tokens)
+    text = root / "text" / "x"
+    train = list(zip(*(lines(text / f"train.{l}") for l in ("es", "en"))))
+    assert 0 < len(train) == info["lines"]["train"]["es"] < 300
+    for pair in train:
+        n_es, n_en = (len(unbpe(side).split()) for side in pair)
+        assert max(n_es, n_en) <= 20 and max(n_es / n_en, n_en / n_es) <= 1.5
 
 
 @pytest.mark.parametrize("option,code", [("--src", "spanish"), ("--src", "e"), ("--tgt", "EN"),
@@ -199,6 +207,10 @@ def test_inconsistent_options_refused(tmp_path, corpus, capsys):
             patterns=("--lang is for language modelling",))
     refused(capsys, root, *base, "--lang", "en", "--split", "5,5",
             patterns=("shares of the words",))
+    refused(capsys, root, *base, "--lang", "en", "--max-words", "50", "--split", "0.1,0.1",
+            patterns=("--max-words: for translation pairs only",))
+    refused(capsys, root, *base, "--src", "es", "--tgt", "en", "--max-ratio", "0.5", "--split",
+            "5,5", patterns=("a length ratio is at least 1",))
     one_doc = tmp_path / "one.txt"
     one_doc.write_text("a few words\nand more\n", encoding="utf-8")
     refused(capsys, root, "--name", "x", "--lang", "en", "--train", one_doc, "--split", "0.1,0.1",

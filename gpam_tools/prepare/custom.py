@@ -10,6 +10,7 @@ import os
 
 from . import moses, steps
 from .custom_checks import Corpus
+from .errors import PrepError
 from .stage import Preparation, log
 from .textio import write_lines
 
@@ -33,8 +34,8 @@ def _options(a, corpus: Corpus) -> dict:
     options = {"tokenizer": a.tokenizer, "lowercase": a.lowercase, "bpe": a.bpe,
                "bpe_size": a.bpe_size, "split": a.split, "seed": a.seed}
     if a.task == "translation":
-        options["skip_empty"] = a.skip_empty
-        options["pairs_skipped"] = corpus.skipped
+        options.update(skip_empty=a.skip_empty, pairs_skipped=corpus.skipped,
+                       max_words=a.max_words, max_ratio=a.max_ratio)
     else:
         options["documents"] = a.documents
     return options
@@ -52,6 +53,7 @@ def build_translation(prep: Preparation, a) -> dict:
         steps.tokenize([(f"{raw}/{s}.{lang}", f"{tok}/{s}.{lang}") for s in steps.SPLITS],
                        opts, a.workers)
     steps.raw_references(prep, {lang: f"{raw}/test.{lang}" for lang in (src, tgt)}, a.lowercase)
+    cleaned = _clean_train(tok, a) if a.max_words or a.max_ratio else ""
     model = steps.joint_subword(prep, a.bpe, a.bpe_size, tok, prep.stage_text, (src, tgt),
                                 a.workers)
     steps.binarize_translation(prep, src, tgt, a.workers)
@@ -60,8 +62,26 @@ def build_translation(prep: Preparation, a) -> dict:
                 bpe_size=a.bpe_size, bpe_model=model, sources=corpus.sources,
                 extra={"options": _options(a, corpus)},
                 recipe=f"custom corpus: tokenise ({a.tokenizer}), "
-                       f"{'lowercase' if a.lowercase else 'cased'}, joint {a.bpe} {a.bpe_size}"
-                       f"{held_out}")
+                       f"{cleaned}{'lowercase' if a.lowercase else 'cased'}, joint {a.bpe} "
+                       f"{a.bpe_size}{held_out}")
+
+
+def _clean_train(tok: str, a) -> str:
+    """clean-corpus-n on the tokenised training pairs (--max-words, --max-ratio); returns the
+    recipe's words for it."""
+    max_words = a.max_words or float("inf")
+    ratio = a.max_ratio or float("inf")
+    log(f"step: clean train (at most {a.max_words or 'any number of'} tokens a side, "
+        f"ratio <= {a.max_ratio or 'any'})")
+    kept, read = moses.clean_parallel(f"{tok}/train", f"{tok}/train.clean", a.src, a.tgt, ratio,
+                                      1, max_words)
+    print(f"clean: kept {kept} of {read} training pairs")
+    if kept == 0:
+        raise PrepError(f"--max-words/--max-ratio leave no training pair of {read}: relax them")
+    for lang in (a.src, a.tgt):
+        os.replace(f"{tok}/train.clean.{lang}", f"{tok}/train.{lang}")
+    return (f"clean train (max {a.max_words or '-'} tokens, ratio {a.max_ratio or '-'}: "
+            f"{read - kept} of {read} pairs dropped), ")
 
 
 def build_lm(prep: Preparation, a) -> dict:

@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--skip-empty", action="store_true",
                    help="drop pairs with an empty side (counted in prep-info.json) "
                         "instead of refusing them")
+    g.add_argument("--max-words", type=positive_int, metavar="N",
+                   help="drop training pairs with a side of more than N tokens (fairseq's recipes: "
+                        "175 IWSLT, 250 WMT); valid and test are kept whole")
+    g.add_argument("--max-ratio", type=float, metavar="R",
+                   help="drop training pairs whose token counts differ by a factor above R "
+                        "(fairseq's recipes: 1.5)")
     g = p.add_argument_group("language modelling")
     g.add_argument("--lang", metavar="LANG", help="language code of the text (2-3 letters)")
     g.add_argument("--documents", choices=("blank-line", "wikitext"), default="blank-line",
@@ -90,9 +96,11 @@ def check_task(a: argparse.Namespace) -> None:
                             "languages")
     else:
         custom_checks.check_lang("--lang", a.lang)
-        if a.skip_empty:
-            raise PrepError("--skip-empty is for translation pairs; language-modelling text "
-                            "may hold empty lines: leave it out")
+        given = [o for o, v in (("--skip-empty", a.skip_empty), ("--max-words", a.max_words),
+                                ("--max-ratio", a.max_ratio)) if v]
+        if given:
+            raise PrepError(f"{' '.join(given)}: for translation pairs only; leave it out for "
+                            "language-modelling text")
     given = [opt for opt in ("valid", "test") if getattr(a, opt)]
     if a.split is not None and given:
         raise PrepError(f"--split holds valid and test out of --train; do not also give "
@@ -101,6 +109,8 @@ def check_task(a: argparse.Namespace) -> None:
         missing = " and ".join(f"--{s}" for s in ("valid", "test") if not getattr(a, s))
         raise PrepError(f"{missing} missing: give both --valid and --test, or --split to hold "
                         "them out of --train")
+    if a.max_ratio is not None and not a.max_ratio >= 1:
+        raise PrepError(f"--max-ratio {a.max_ratio}: a length ratio is at least 1 (e.g. 1.5)")
     if a.split is not None:  # its form is checked before any file is read
         custom_checks.parse_split(a.split, translation=a.task == "translation")
     a.tokenizer = a.tokenizer or default_tokenizer(a.bpe)
