@@ -161,3 +161,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not getattr(e, "logged", False):
             print(f"ERROR: {e}", file=sys.stderr, flush=True)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was published (the staging directories are removed)",
+              file=sys.stderr)
+        return 130
