@@ -2,9 +2,15 @@
 refusals (unwritable --data-root, a second preparation of one dataset), and the thin
 data-prep/prepare.sh wrapper."""
 
+import lzma
+import os
+import shutil
 import subprocess
 
-from gpam_tools.prepare import moses
+import pytest
+
+from gpam_tools.prepare import lmsplit, moses, shipped
+from gpam_tools.prepare.errors import PrepError
 from prep_fixtures import (CORPORA, DATA_PREP, assert_contract, corpus, failed, lines, ok,
                            prep_env, run, unbpe)
 from standin_data import held_lock
@@ -67,3 +73,29 @@ def test_offline_ci_lm(tmp_path):
     assert any(" @-@ " in l for l in train) and not any("&apos;" in l for l in train)
     assert (info["model_family"], info["full_model"]) == ("language_modeling", "lm")
     assert "src" not in info and "test_reference" not in info
+
+
+def test_xz_corpora_are_checked_and_en_lm_split_as_documented(tmp_path, monkeypatch):
+    """deen_docs and en_lm (minutes to prepare in full): their copy, SHA256SUMS check and the
+    en_lm document split, whose totals the README states (train 955 documents / 4,229,449 words,
+    valid 29 / 127,665, test 31 / 128,416)."""
+    used = shipped._copy_corpus("deen_docs", str(tmp_path / "docs"))
+    assert sorted(s["name"] for s in used) == sorted(f"{s}.{l}.xz" for s in ("train", "valid", "test")
+                                                   for l in ("de", "en"))
+    assert len(lines(tmp_path / "docs" / "valid.de")) == len(lines(tmp_path / "docs" / "valid.en")) == 1981
+    raw = tmp_path / "lm"
+    shipped._copy_corpus("en_lm", str(raw))
+    named = [(n[: -len(".txt")], str(raw / n)) for n in sorted(os.listdir(raw))]
+    valid, test, seed = shipped.EN_LM_SPLIT
+    stats = lmsplit.split_sources(named, str(tmp_path / "split."), valid, test, seed)
+    totals = {split: (sum(s["documents"] for s in per.values()), sum(s["words"] for s in per.values()))
+              for split, per in stats.items()}
+    assert totals == {"train": (955, 4229449), "valid": (29, 127665), "test": (31, 128416)}
+    # a damaged shipped file is caught by its SHA256SUMS.uncompressed
+    damaged = tmp_path / "corpora" / "en-lm"
+    shutil.copytree(CORPORA / "en-lm", damaged)
+    with lzma.open(damaged / "mobydick.txt.xz", "wt", encoding="utf-8") as f:
+        f.write("Call me Ishmael, twice.\n")
+    monkeypatch.setattr(shipped, "CORPORA", str(tmp_path / "corpora"))
+    with pytest.raises(PrepError, match="mobydick.txt does not match .*git checkout"):
+        shipped._copy_corpus("en_lm", str(tmp_path / "again"))
