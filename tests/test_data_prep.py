@@ -185,6 +185,9 @@ def test_bad_input_messages(tmp_path):
            r"--bpe 'wordpiece' is not supported")
     failed(run("ci_deen", "--archive", "x", root=root), r"built from files shipped in the repo")
     failed(run("ci_lm", "--pair", "de-en", root=root), r"ci_lm is a language-modelling corpus")
+    # issue 18: a shipped translation corpus is not called a language-modelling one
+    failed(run("ci_deen", "--pair", "es-en", root=root),
+           r"--pair es-en does not match ci_deen, which is de-en", "gpam prepare custom")
     failed(run("ptb", "--sha256", "ab" * 32, "--archive", str(tmp_path / "fr-en.tgz"),
                root=root), r"several files .* NAME=HEX")
     for sub in ("text", "data-bin"):

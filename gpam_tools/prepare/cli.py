@@ -32,7 +32,7 @@ GROUPS = {
 REFUSAL = {
     "download": "{opt}: {name} is built from files shipped in the repo; nothing is downloaded",
     "bpe": "{opt}: {name} is word-level; it takes no BPE options",
-    "pair": "{opt}: {name} is a language-modelling corpus",
+    "pair": "{opt}: {name} is a language-modelling corpus (one language, no pair)",
 }
 
 
@@ -130,7 +130,8 @@ def check_options(recipe: Recipe, a: argparse.Namespace) -> None:
     if a.pair and a.pair not in (f"{src}-{tgt}", f"{tgt}-{src}"):
         raise PrepError(f"--pair {a.pair} does not match {recipe.name}, which is {src}-{tgt} (one "
                         "binarised directory serves both directions: train with --src/--tgt in "
-                        "either order)")
+                        "either order); a corpus in another pair is prepared with gpam prepare "
+                        "custom --name NAME --src .. --tgt ..")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
