@@ -122,7 +122,7 @@ def test_bad_input_stops_before_any_work(tmp_path):
     assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
 
 
-def test_keep_run_logs_copies_light_files_only(tmp_path):
+def test_keep_runs_copies_light_files_only(tmp_path):
     run_dir = tmp_path / "runs/ds/cpu-preln/softmax/seed1"
     run_dir.mkdir(parents=True)
     light = ["run-info.json", "train.log", "command.sh", "eval-lm.checkpoint_last.json",
@@ -145,7 +145,7 @@ def test_keep_run_logs_copies_light_files_only(tmp_path):
     assert sorted(p.name for p in kept.parent.iterdir()) == ["seed1"]
 
 
-def test_keep_run_logs_refuses_a_directory_that_is_not_a_run(tmp_path):
+def test_keep_runs_refuses_a_directory_that_is_not_a_run(tmp_path):
     (tmp_path / "runs/x").mkdir(parents=True)
     proc = run("keep-runs", tmp_path / "runs", tmp_path / "kept", "x")
     assert proc.returncode == 2 and "is not a run (no run-info.json)" in proc.stderr
