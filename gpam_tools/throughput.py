@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 gpam throughput --log run.log [--json run.json] -- fairseq-train DATA ... \\
         --log-format json --log-interval 5 --max-update 25 --disable-validation --no-save
+    gpam throughput --overhead TRAIN_LOG ...     (finished runs: time outside the training steps)
 
 Runs the command, keeps its output in ``--log``, and at every ``train_inner`` record (fairseq's
 json log; ``num_updates`` in it) reads the clock and the process's CPU time (user + system, from
@@ -54,8 +55,47 @@ def rates(records: List[Tuple[int, float, Optional[float]]]) -> dict:
     return out
 
 
+def overhead(log: Path) -> Tuple[float, float]:
+    """(seconds in training steps, seconds of training in all) of a finished fairseq-train json log.
+
+    Steps: the sum of the ``train_wall`` of every ``train_inner`` record; all: fairseq's "done training
+    in N seconds". Their ratio is what validation, checkpoint saving and logging add to the steps.
+    """
+    steps, total = 0.0, None
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if "loaded checkpoint" in line.lower():
+            raise ValueError(f"{log}: a resumed run (several segments; fairseq's total counts the last only): "
+                             "give logs of runs trained without interruption")
+        if updates_of(line) is not None:
+            steps += float(json.loads(line[line.index("{"):]).get("train_wall", 0))
+        elif "done training in" in line:
+            total = float(line.split("done training in", 1)[1].split()[0])
+    if total is None or steps <= 0:
+        raise ValueError(f"{log}: not a finished fairseq-train json log (no 'done training in' or no train_inner)")
+    return steps, total
+
+
+def report_overheads(logs: List[Path]) -> int:
+    """One line per log; a log that cannot be read this way is named and skipped (2 when none could)."""
+    read = 0
+    for log in logs:
+        try:
+            steps, total = overhead(log)
+        except (OSError, ValueError) as err:
+            print(f"gpam throughput: skipped {err}", file=sys.stderr)
+            continue
+        read += 1
+        print(f"{log}: steps {steps:.0f} s, training {total:.0f} s, overhead x{total / steps:.3f}")
+    return 0 if read else 2
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--overhead"]:
+        if len(argv) < 2:
+            print("usage: gpam throughput --overhead TRAIN_LOG [TRAIN_LOG ...]", file=sys.stderr)
+            return 2
+        return report_overheads([Path(a) for a in argv[1:]])
     ours, command = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     p = argparse.ArgumentParser(prog="gpam throughput", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -53,3 +53,22 @@ def test_a_failing_command_reports_its_exit_code(tmp_path, capsys):
     assert cli.main(["throughput", "--log", str(tmp_path / "x.log"), "--",
                      sys.executable, "-c", "import sys; sys.exit(3)"]) == 3
     assert "exited with 3" in capsys.readouterr().err
+
+
+def _record(updates, train_wall):
+    return ("2026-01-01 00:00:00 | INFO | train_inner | "
+            + json.dumps({"num_updates": str(updates), "train_wall": str(train_wall)}))
+
+
+def test_overhead_is_training_time_over_step_time(tmp_path, capsys):
+    done = tmp_path / "done.log"
+    done.write_text("\n".join([_record(10, 40), _record(20, 60), "x | INFO | valid | {}",
+                               "x | INFO | fairseq_cli.train | done training in 110.0 seconds"]) + "\n")
+    resumed = tmp_path / "resumed.log"
+    resumed.write_text("\n".join(["x | INFO | fairseq.trainer | Loaded checkpoint c.pt (epoch 1 @ 10 updates)",
+                                  _record(20, 50), "x | done training in 60.0 seconds"]) + "\n")
+    assert cli.main(["throughput", "--overhead", str(done), str(resumed)]) == 0
+    captured = capsys.readouterr()
+    assert "steps 100 s, training 110 s, overhead x1.100" in captured.out
+    assert "resumed run" in captured.err and str(resumed) not in captured.out
+    assert cli.main(["throughput", "--overhead", str(resumed)]) == 2
