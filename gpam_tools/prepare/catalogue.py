@@ -72,5 +72,4 @@ def how_to_prepare(dataset: str) -> str:
     """The command that prepares ``dataset`` (for messages of readers that find it missing)."""
     if dataset in CATALOGUE:
         return f"gpam prepare {dataset}"
-    return (f"gpam prepare custom --name {dataset} ... (your own corpus; "
-            "gpam prepare --help lists the built-in datasets)")
+    return f"gpam prepare custom --name {dataset} ..."  # your own corpus: see its --help
