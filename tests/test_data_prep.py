@@ -156,6 +156,8 @@ def test_download_failure_says_what_and_how(tmp_path, dataset, names):
                  re.escape(f"gpam prepare {dataset} --archive"))
     for name in names:
         assert re.search(rf"https?://\S+/{re.escape(name)}", out), name
+    if dataset in ("iwslt14.de-en", "wmt14.en-de"):  # files without a published checksum
+        assert "no published checksum; add --sha256 NAME=HEX" in out
     assert not list((tmp_path / "root" / "data-bin").iterdir())
     assert not list((tmp_path / "root" / "text").iterdir())
 

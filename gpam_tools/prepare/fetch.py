@@ -172,6 +172,10 @@ def resolve(dataset: str, archives: Sequence[str], archive_dir: Optional[str],
             lines.append(f"  {res.urls[0]}")
         example = " ".join(f"--archive /path/to/{r.name}" for r, _ in missing)
         lines.append(f"then run: gpam prepare {dataset} {example}")
+        unpinned = [r.name for r, _ in missing if not r.checksums]
+        if unpinned:
+            lines.append(f"({', '.join(unpinned)}: no published checksum; add --sha256 NAME=HEX "
+                         "for the copy you fetched (sha256sum prints it), or --allow-unverified)")
         lines.append(f"or put them, keeping their names, in {cache_dir}/ "
                      "(or any DIR given as --archive-dir DIR) and run the command again.")
         raise PrepError("\n".join(lines))
