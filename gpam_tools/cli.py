@@ -19,6 +19,13 @@ COMMANDS = {
     "train": ("gpam_tools.train", "train the softmax baseline or daGPAM on a prepared dataset"),
     "evaluate": ("gpam_tools.evaluate", "score a trained checkpoint: BLEU (translation) or perplexity (LM)"),
     "recipes": ("gpam_tools.recipe_configs", "the recipe table; write or check the hydra configs generated from it"),
+    "analyze": ("gpam_tools.analysis.per_layer", "per-layer rank collapse, cosine, grad W_q and attention maps of checkpoints"),
+    "depth-study": ("gpam_tools.analysis.depth_study", "pure-attention stacks vs depth; the softmax Jacobian check (Lemma 3)"),
+    "count-params": ("gpam_tools.analysis.count_params", "parameters of every gpam_ architecture against its fairseq baseline"),
+    "average-checkpoints": ("gpam_tools.checkpoints.average", "average the parameters of a run's last checkpoints"),
+    "warm-start": ("gpam_tools.checkpoints.warm_start", "initialise a daGPAM model from a softmax baseline checkpoint"),
+    "bench": ("gpam_tools.bench.command", "speed and memory of daGPAM against fairseq's softmax, side by side (CPU)"),
+    "gpu-check": ("gpam_tools.gpu_check", "verify a CUDA machine: device tests, fp16/bf16/amp training, decoding, timings"),
     "score": ("gpam_tools.scoring", "score a fairseq-generate output: tokenized BLEU, sacreBLEU, compound split"),
 }
 

@@ -1,12 +1,12 @@
-"""Bad input stops the scripts before any work, with a message naming the problem and the
-fix, and leaves earlier results untouched."""
+"""Bad input stops ``gpam train`` and ``gpam evaluate`` (and the scripts that wrap them) before any work,
+with a message naming the problem and the fix, and leaves earlier results untouched."""
 
 import json
 import shutil
 
 import pytest
 
-from standin_data import CORPORA, held_lock, prepare, run_script, tree_snapshot
+from standin_data import CORPORA, held_lock, prepare, run_gpam, run_script, tree_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def data_root(tmp_path_factory):
 def trained(data_root, tmp_path_factory):
     """Save root with one finished tiny daGPAM run (1 update) and an evaluation result."""
     save_root = tmp_path_factory.mktemp("runs")
-    proc = run_script("scripts/train.sh", "ci_deen", "--preset", "tiny", "--max-update", "1",
+    proc = run_gpam("train", "ci_deen", "--preset", "tiny", "--max-update", "1",
                       "--data-root", data_root, "--save-root", save_root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = save_root / "ci_deen.de-en" / "tiny-postln" / "dagpam-fixed0.2" / "seed1"
@@ -39,7 +39,7 @@ def assert_refused(proc, *phrases):
 
 
 def train(data_root, save_root, *args):
-    return run_script("scripts/train.sh", *args, "--preset", "tiny", "--data-root", data_root, "--save-root", save_root)
+    return run_gpam("train", *args, "--preset", "tiny", "--data-root", data_root, "--save-root", save_root)
 
 
 def test_missing_data_dir(tmp_path, trained):
@@ -71,11 +71,12 @@ def test_language_pair_not_in_the_data(data_root, trained):
     assert tree_snapshot(save_root) == before
 
 
-def test_unknown_benchmark(data_root, trained):
+def test_unknown_dataset(data_root, trained):
+    """Any prepared dataset trains; a name that is not prepared is refused, listing those that are."""
     save_root, _ = trained
     before = tree_snapshot(save_root)
     proc = train(data_root, save_root, "iwslt15.de-en")
-    assert_refused(proc, "unknown benchmark 'iwslt15.de-en'", "choose one of: iwslt14.de-en, wmt14.en-de")
+    assert_refused(proc, "data-bin/iwslt15.de-en does not exist", "prepared there: ci_deen, deen_docs")
     assert tree_snapshot(save_root) == before
 
 
@@ -97,18 +98,21 @@ def test_evaluating_a_checkpoint_of_the_wrong_kind_or_data(data_root, trained):
     save_root, run_dir = trained
     before = tree_snapshot(save_root)
     # a translation checkpoint given to the language-model evaluation
-    proc = run_script("scripts/evaluate_lm.sh", run_dir)
+    proc = run_gpam("evaluate", run_dir, "--task", "language_modeling")
     assert_refused(proc, "is a translation checkpoint (arch gpam_transformer_tiny)",
                    "pass a language_modeling checkpoint")
     # a checkpoint scored against data with another vocabulary
-    proc = run_script("scripts/evaluate_translation.sh", run_dir, "--data", data_root / "data-bin" / "deen_docs")
+    proc = run_gpam("evaluate", run_dir, "--data", data_root / "data-bin" / "deen_docs")
     assert_refused(proc, "was trained with a", "the checkpoint belongs to other data")
     # the reverse direction of a de->en model
-    proc = run_script("scripts/evaluate_translation.sh", run_dir, "--src", "en", "--tgt", "de")
+    proc = run_gpam("evaluate", run_dir, "--src", "en", "--tgt", "de")
     assert_refused(proc, "translates de->en, not en->de")
     # a missing checkpoint
-    proc = run_script("scripts/evaluate_translation.sh", run_dir / "checkpoint9.pt")
-    assert_refused(proc, "does not exist", "pass a run directory written by scripts/train.sh")
+    proc = run_gpam("evaluate", run_dir / "checkpoint9.pt")
+    assert_refused(proc, "does not exist", "pass a run directory written by gpam train")
+    # an option of the other task
+    proc = run_gpam("evaluate", run_dir, "--context-window", "16")
+    assert_refused(proc, "--context-window does not apply to a translation model")
     assert tree_snapshot(save_root) == before
     assert json.loads((run_dir / "eval-translation.checkpoint_best.json").read_text()) == {"sacrebleu": 12.3}
 
@@ -127,8 +131,25 @@ def test_a_second_run_writing_the_same_directory_is_refused(data_root, trained):
     before = tree_snapshot(save_root)
     with held_lock(run_dir / ".lock"):  # train.sh still running in this run directory
         proc = train(data_root, save_root, "ci_deen", "--max-update", "2")
-    assert_refused(proc, f"another train.sh is writing {run_dir} right now")
+    assert_refused(proc, f"another training is writing {run_dir} right now")
     with held_lock(run_dir / ".eval.lock"):  # an evaluation of this run still going
-        proc = run_script("scripts/evaluate_translation.sh", run_dir, "--checkpoint", "last")
+        proc = run_gpam("evaluate", run_dir, "--checkpoint", "last")
     assert_refused(proc, f"another evaluation is writing {run_dir} right now")
     assert tree_snapshot(save_root) == before
+
+
+def test_the_shell_wrappers_hand_everything_to_gpam(tmp_path, trained):
+    """scripts/train.sh and the evaluation scripts keep their documented command lines (thin wrappers)."""
+    save_root, run_dir = trained
+    before = tree_snapshot(save_root)
+    proc = run_script("scripts/train.sh", "ci_deen", "--preset", "tiny", "--data-root", tmp_path / "nowhere",
+                      "--save-root", save_root)
+    assert_refused(proc, "data-bin/ci_deen does not exist", "--data-root")
+    proc = run_script("scripts/evaluate_lm.sh", run_dir)
+    assert_refused(proc, "is a translation checkpoint (arch gpam_transformer_tiny)")
+    proc = run_script("scripts/evaluate_translation.sh", run_dir / "checkpoint9.pt")
+    assert_refused(proc, "does not exist")
+    assert tree_snapshot(save_root) == before
+    for script in ("scripts/train.sh", "scripts/evaluate_translation.sh", "scripts/evaluate_lm.sh"):
+        proc = run_script(script, "--help")
+        assert proc.returncode == 0 and proc.stdout.startswith("usage: gpam "), (script, proc.stderr[-1000:])

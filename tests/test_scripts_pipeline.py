@@ -1,6 +1,6 @@
-"""End to end through the scripts on tiny seeded models and a stand-in dataset in the data
-contract's layout: train -> evaluate (BLEU, perplexity) -> average, and the checks that keep a
-result honest (every test sentence translated, checkpoints of one model only)."""
+"""End to end through ``gpam train`` / ``gpam evaluate`` / ``gpam score`` on tiny seeded models and a
+stand-in dataset in the data contract's layout: train -> evaluate (BLEU, perplexity) -> average, and the
+checks that keep a result honest (every test sentence translated, checkpoints of one model only)."""
 
 import json
 import math
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from standin_data import prepare, run_script, tree_snapshot
+from standin_data import prepare, run_gpam, run_script
 
 
 def logged_params(run_dir: Path) -> int:
@@ -31,7 +31,7 @@ def data_root(tmp_path_factory):
 def mt_run(data_root, tmp_path_factory):
     """A tiny daGPAM de->en model, trained 12 updates, with epoch checkpoints."""
     save_root = tmp_path_factory.mktemp("runs")
-    proc = run_script("scripts/train.sh", "ci_deen", "--preset", "tiny", "--max-update", "12",
+    proc = run_gpam("train", "ci_deen", "--preset", "tiny", "--max-update", "12",
                       "--data-root", data_root, "--save-root", save_root, "--seeds", "3",
                       "--", "--max-tokens", "1024")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -41,7 +41,7 @@ def mt_run(data_root, tmp_path_factory):
 
 def test_train_writes_command_script_copy_log_and_scale(mt_run):
     run_dir, proc = mt_run
-    for name in ("checkpoint_last.pt", "checkpoint_best.pt", "train.log", "command.sh", "train.sh", "run-info.json"):
+    for name in ("checkpoint_last.pt", "checkpoint_best.pt", "train.log", "command.sh", "run-info.json", ".code"):
         assert (run_dir / name).is_file(), name
     command = (run_dir / "command.sh").read_text()
     assert "--arch gpam_transformer_tiny" in command and "--seed 3" in command
@@ -51,6 +51,8 @@ def test_train_writes_command_script_copy_log_and_scale(mt_run):
     assert info["max_tokens"] == 1024 and info["update_freq"] == 1 and info["max_update"] == 12
     assert info["effective_batch_tokens"] == 1024 * info["workers"]
     assert info["system"] == "dagpam-fixed0.2" and info["seed"] == "3" and info["train_lines"] == "600"
+    # the code it was trained with: the fingerprint a cut-off run must match to resume
+    assert info["code_fingerprint"] == (run_dir / ".code").read_text().strip()
     # the log is tee'd: what fairseq printed is in the file
     log = (run_dir / "train.log").read_text()
     assert '"train_num_updates": "12"' in log and "train_gpam_neg_mass" in log
@@ -59,7 +61,7 @@ def test_train_writes_command_script_copy_log_and_scale(mt_run):
 
 def test_evaluate_translation_scores_every_sentence(mt_run):
     run_dir, _ = mt_run
-    proc = run_script("scripts/evaluate_translation.sh", run_dir, "--checkpoint", "last",
+    proc = run_gpam("evaluate", run_dir, "--checkpoint", "last",
                       "--max-len-a", "1.2", "--max-len-b", "5", "--batch-size", "7")
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((run_dir / "eval-translation.checkpoint_last.json").read_text())
@@ -88,27 +90,23 @@ def test_scorer_refuses_a_missing_hypothesis_and_keeps_the_old_result(mt_run, tm
     out.write_text('{"earlier": true}\n')
     info = json.loads((run_dir / "run-info.json").read_text())
     ref = Path(info["data_bin"]).parents[1] / "text" / "ci_deen" / "test.raw.en"
-    proc = run_script("scripts/score_translation.py", short, "--ref", ref, "--out", out)
+    proc = run_gpam("score", short, "--ref", ref, "--out", out)
     assert proc.returncode == 2
     assert "49 hypotheses for 50 test sentences" in proc.stderr
     assert "--required-batch-size-multiple 1" in proc.stderr
     assert out.read_text() == '{"earlier": true}\n'
-    proc = run_script("scripts/score_translation.py", generate, "--ref", ref, "--out", out,
+    proc = run_gpam("score", generate, "--ref", ref, "--out", out,
                       "--set-count", "params=5.8M")
     assert proc.returncode == 2 and "--set-count takes KEY=N with N a whole number" in proc.stderr
     assert out.read_text() == '{"earlier": true}\n'
 
 
 def test_compound_split_bleu_splits_hyphens():
-    import importlib.util
-    from standin_data import REPO
+    from gpam_tools.scoring import compound_split
 
-    spec = importlib.util.spec_from_file_location("score_translation", REPO / "scripts" / "score_translation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.compound_split("ein Rhein-Main-Gebiet und Karl-Heinz") == \
+    assert compound_split("ein Rhein-Main-Gebiet und Karl-Heinz") == \
         "ein Rhein ##AT##-##AT## Main ##AT##-##AT## Gebiet und Karl ##AT##-##AT## Heinz"
-    assert module.compound_split("- no -- change") == "- no -- change"
+    assert compound_split("- no -- change") == "- no -- change"
 
 
 def test_average_checkpoints_is_the_parameter_mean(mt_run, tmp_path):
@@ -121,7 +119,7 @@ def test_average_checkpoints_is_the_parameter_mean(mt_run, tmp_path):
         copy = dict(state)
         copy["model"] = {k: v * scale if v.is_floating_point() else v for k, v in state["model"].items()}
         torch.save(copy, avg_dir / f"checkpoint{epoch}.pt")
-    proc = run_script("scripts/average_checkpoints.py", "--last", "2", "--out", avg_dir / "avg.pt", avg_dir)
+    proc = run_gpam("average-checkpoints", "--last", "2", "--out", avg_dir / "avg.pt", avg_dir)
     assert proc.returncode == 0, proc.stderr
     averaged = torch.load(avg_dir / "avg.pt", weights_only=True)["model"]
     key = "encoder.layers.0.fc1.weight"
@@ -131,7 +129,7 @@ def test_average_checkpoints_is_the_parameter_mean(mt_run, tmp_path):
 def test_average_refuses_checkpoints_of_different_models(mt_run, lm_run, tmp_path):
     run_dir, _ = mt_run
     out = tmp_path / "avg.pt"
-    proc = run_script("scripts/average_checkpoints.py", "--out", out,
+    proc = run_gpam("average-checkpoints", "--out", out,
                       run_dir / "checkpoint_last.pt", lm_run / "checkpoint_last.pt")
     assert proc.returncode == 2
     assert "is not the same model" in proc.stderr and "average checkpoints of one run only" in proc.stderr
@@ -141,14 +139,14 @@ def test_average_refuses_checkpoints_of_different_models(mt_run, lm_run, tmp_pat
 @pytest.fixture(scope="module")
 def lm_run(data_root, tmp_path_factory):
     save_root = tmp_path_factory.mktemp("lmruns")
-    proc = run_script("scripts/train.sh", "ci_lm", "--preset", "tiny", "--attention", "softmax",
+    proc = run_gpam("train", "ci_lm", "--preset", "tiny", "--attention", "softmax",
                       "--max-update", "6", "--data-root", data_root, "--save-root", save_root)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return save_root / "ci_lm" / "tiny-preln" / "softmax" / "seed1"
 
 
 def test_evaluate_lm_states_context_window_and_tokens_per_sample(lm_run):
-    proc = run_script("scripts/evaluate_lm.sh", lm_run, "--context-window", "16")
+    proc = run_gpam("evaluate", lm_run, "--context-window", "16")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "tokens per sample 64, context window 16" in proc.stdout
     result = json.loads((lm_run / "eval-lm.checkpoint_best.json").read_text())
