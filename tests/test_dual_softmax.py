@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from fairseq_gpam.modules.dual_softmax import dual_softmax_attention
+from fairseq_gpam.modules.kernels import dual_softmax_attention
 
 B, H, T, S, D = 3, 4, 5, 7, 8
 

@@ -1,8 +1,8 @@
 """Every fast daGPAM path against the reference (explicit, fp32-softmax) implementation.
 
-Fast paths: ``dual_queries`` and ``combine_dual_heads`` (custom autograd functions,
-and their plain-autograd form used under autocast), ``dual_softmax_attention_heads``
-(one fused call for Q+ and Q-), ``dual_softmax_attention_decode`` (incremental decoding), and the module's ``--gpam-kernel auto`` forward in
+Fast paths: the CPU flash path's building blocks (the stacked [Q+; Q-] queries with
+their hand-written backward, and ``combine_dual_heads``), ``dual_softmax_attention_heads``
+(the CPU flash call and the two-call SDPA path), ``dual_softmax_attention_decode`` (incremental decoding), and the module's ``--gpam-kernel auto`` forward in
 training, with masks and padding, in incremental decoding and with trainable
 per-head lambdas. Each is checked in fp32 and bf16, outputs and gradients.
 
@@ -16,15 +16,14 @@ lambda's are sums of many rounded terms).
 import pytest
 import torch
 
-from fairseq_gpam.modules import dual_softmax
-from fairseq_gpam.modules.dual_softmax import (
-    combine_dual_heads,
-    dual_queries,
+from fairseq_gpam.modules.kernels import (
     dual_softmax_attention_decode,
     dual_softmax_attention_heads,
-    dual_softmax_attention_reference,
+    force_backend,
     merge_masks,
 )
+from fairseq_gpam.modules.kernels.cpu_flash import combine_dual_heads, dual_queries_backward, stack_dual_queries
+from fairseq_gpam.modules.kernels.reference import dagpam_reference as dual_softmax_attention_reference
 from fairseq_gpam.modules.gpam_config import GpamOptions
 from fairseq_gpam.modules.variants import DagpamMultiheadAttention
 
@@ -57,6 +56,22 @@ def masks(tgt_len=T, src_len=S):
 
 # --------------------------------------------------------------------------- building blocks
 
+class DualQueries(torch.autograd.Function):
+    """The CPU flash path's query stacking and its hand-written backward as one Function."""
+
+    @staticmethod
+    def forward(ctx, q, weight):
+        out = stack_dual_queries(q, weight)
+        ctx.save_for_backward(out, weight)
+        ctx.q_layout = torch.empty_like(q, device="meta")
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, weight = ctx.saved_tensors
+        return dual_queries_backward(grad, out, weight, ctx.q_layout, *ctx.needs_input_grad[:2])
+
+
 def naive_dual_queries(q, weight):
     neg = torch.relu(q) @ weight if weight.size(0) == 1 else torch.einsum("bhtd,hde->bhte", torch.relu(q), weight)
     return torch.stack([q, neg], dim=2).flatten(1, 2)
@@ -81,7 +96,7 @@ def test_dual_queries_match_naive_values_and_gradients(dtype, groups, grad_layou
         out.backward(grad_out)
         return out.detach(), q_tb.grad.clone(), weight.grad.clone()
 
-    fast, naive = run(dual_queries), run(naive_dual_queries)
+    fast, naive = run(DualQueries.apply), run(naive_dual_queries)
     assert fast[0].shape == (B, 2 * H, T, DH)
     for got, want in zip(fast, naive):
         close(got, want, dtype)
@@ -169,9 +184,8 @@ def assert_fast_matches_reference(fast, reference, leaves, grad_out, dtype, full
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", MASK_CASES)
 @pytest.mark.parametrize("call", ["cpu flash kernel, Q- rebuilt in backward", "scaled_dot_product_attention"])
-def test_fused_heads_match_reference(dtype, case, call, monkeypatch):
-    if call == "scaled_dot_product_attention":  # the path of other devices and of autocast
-        monkeypatch.setattr(dual_softmax, "_flash_cpu_applies", lambda *args: False)
+def test_fused_heads_match_reference(dtype, case, call):
+    backend = "sdpa" if call == "scaled_dot_product_attention" else "cpu_flash"  # sdpa: other devices, autocast
     attn_mask, kpm = mask_case(case)
     q = randn(B, H, T, DH, seed=5, dtype=dtype).requires_grad_(True)
     k = randn(B, H, S, DH, seed=6, dtype=dtype).requires_grad_(True)
@@ -183,8 +197,9 @@ def test_fused_heads_match_reference(dtype, case, call, monkeypatch):
     leaves = (q, k, v, weight, theta)
 
     def fast():
-        return dual_softmax_attention_heads(q, k, v, weight, 1 + theta, theta, attn_mask=attn_mask,
-                                            key_padding_mask=kpm, scale=scale)
+        with force_backend(backend):
+            return dual_softmax_attention_heads(q, k, v, weight, 1 + theta, theta, attn_mask=attn_mask,
+                                                key_padding_mask=kpm, scale=scale)
 
     def reference():
         # fp32 reference on the same (possibly bf16-rounded) inputs

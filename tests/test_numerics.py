@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fairseq_gpam.modules import DagpamMultiheadAttention, GpamOptions
-from fairseq_gpam.modules.dual_softmax import dual_softmax_attention
+from fairseq_gpam.modules.kernels import dual_softmax_attention
 
 PROPERTY = settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 

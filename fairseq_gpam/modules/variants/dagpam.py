@@ -9,7 +9,7 @@ Heo & Choi, "Generalized Probabilistic Attention Mechanism in Transformers"
 
 The frame (:mod:`fairseq_gpam.modules.attention_frame`) does the projections,
 masks and cache; this module adds W- and the lambdas and calls the kernels of
-:mod:`fairseq_gpam.modules.dual_softmax`: the fused training path and the
+:mod:`fairseq_gpam.modules.kernels`: the fused training path and the
 decoding path when no weights are asked for, the explicit path otherwise.
 
 At a constant lambda- = 0 the module is plain softmax attention and has no W-
@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from fairseq_gpam.modules.attention_frame import VariantMultiheadAttention
 from fairseq_gpam.modules.dual_lambdas import DualLambdas
-from fairseq_gpam.modules.dual_softmax import (
+from fairseq_gpam.modules.kernels import (
     dual_softmax_attention,
     dual_softmax_attention_decode,
     dual_softmax_attention_heads,

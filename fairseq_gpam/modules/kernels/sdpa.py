@@ -1,0 +1,138 @@
+"""daGPAM through ``F.scaled_dot_product_attention``: the path of CUDA (and every device
+but the CPU fast path's), of autocast, and of torch.compile.
+
+Layout chosen: **two SDPA calls that share K and V**, one for Q+ and one for Q-, each
+an ordinary multi-head call (H query heads, H key/value heads), then
+A V = lambda+ (A+ V) - lambda- (A- V) on the two B x H x T x Dh outputs. No call
+passes ``enable_gqa``, so no call combines it with a mask.
+
+Why this layout and not the others:
+
+* One call with Q+ and Q- as 2H query heads over H key/value heads (``enable_gqa``,
+  the layout this path had before) reads K and V once, but on CUDA ``enable_gqa`` has
+  been served by the flash backend only, and flash takes no arbitrary mask: with any
+  key-padding mask or fairseq's float causal mask SDPA falls back to the math kernel,
+  which materialises the B x 2H x T x S scores (fp32 under autocast) and their
+  softmax for the backward pass (PyTorch issue 139586). That is O(T S) memory per
+  head where the baseline's fused kernels keep O(T).
+* K and V expanded to 2H heads (``repeat_interleave``) make the call an ordinary one,
+  but copy K and V (2 B x H x S x Dh more per layer, kept for the backward pass)
+  and sum their gradients back: memory the two-call layout does not spend.
+* [Q+; Q-] stacked along the query axis (B x H x 2T x Dh, one call) needs no GQA
+  either, but a causal mask no longer lines up with the queries, so ``is_causal``
+  is impossible and the flash backend with it; the T x S mask is duplicated.
+* Two calls: each is the call fairseq's softmax baseline makes, so each is eligible
+  for every backend that serves the baseline: memory-efficient and cuDNN with a
+  mask (key padding, or padding merged with the causal mask), and flash as well when
+  the only mask is fairseq's future mask over T = S keys with no padding (the
+  language-model batch), which is then passed as ``is_causal=True`` instead of a
+  tensor (the kernels then also skip the blocks above the diagonal). Nothing of size
+  T x S is materialised. FLOPs: exactly those of two softmax attentions (the floor
+  for two maps); K and V are read twice, which costs bandwidth, not memory.
+
+The mask, when there is one, is a single additive B x 1 x T x S (or 1 x 1 x T x S
+or B x 1 x 1 x S) tensor in the queries' dtype, shared by both calls. Scores and
+softmax are formed in fp32 by every backend: flash, memory-efficient and cuDNN
+accumulate in fp32, and the math fallback upcasts fp16/bf16 inputs unless
+``torch.backends.cuda.allow_fp16_bf16_reduction_math_sdp(True)`` was set.
+
+Everything here is plain autograd ops, so it runs under autocast and traces under
+``torch.compile(fullgraph=True)`` (the causal-mask test below is skipped while
+compiling: the mask is then passed as a tensor).
+"""
+
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from fairseq_gpam.modules.kernels.common import (
+    Lambda, combine_maps, head_lambda, merge_masks, negative_queries, to_time_major,
+)
+
+
+def dagpam_sdpa(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    neg_query_weight: Tensor,
+    lam_pos: Lambda,
+    lam_neg: Lambda,
+    *,
+    attn_mask: Optional[Tensor] = None,
+    key_padding_mask: Optional[Tensor] = None,
+    scale: float = 1.0,
+    out_weight: Optional[Tensor] = None,
+    out_bias: Optional[Tensor] = None,
+) -> Tensor:
+    """(lambda+ A+ - lambda- A-) V through two SDPA calls, time-major.
+
+    Args:
+        q: B x H x T x Dh positive queries Q+ (not yet scaled: ``scale`` is applied
+            inside SDPA, to Q- too, since ReLU and W- commute with a positive scale).
+        k, v: B x H x S x Dh.
+        neg_query_weight: G x Dh x Dh, W- (G = 1 or H).
+        lam_pos, lam_neg: floats, or tensors of 1 or H values.
+        attn_mask: T x S additive (-inf blocks) or bool (True blocks). key_padding_mask: B x S.
+        scale: 1/sqrt(Dh).
+        out_weight, out_bias: output projection Wo (C_out x H Dh), bo, or None.
+
+    Returns:
+        T x B x (H Dh), or T x B x C_out with ``out_weight``.
+    """
+    heads = q.size(1)
+    o_pos, o_neg = dual_sdpa(q, negative_queries(q, neg_query_weight), k, v,
+                             attn_mask=attn_mask, key_padding_mask=key_padding_mask, scale=scale)
+    context = to_time_major(combine_maps(o_pos, o_neg, head_lambda(lam_pos, heads), head_lambda(lam_neg, heads)))
+    return context if out_weight is None else F.linear(context, out_weight, out_bias)
+
+
+def dual_sdpa(
+    q_pos: Tensor,
+    q_neg: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    attn_mask: Optional[Tensor] = None,
+    key_padding_mask: Optional[Tensor] = None,
+    scale: float = 1.0,
+) -> Tuple[Tensor, Tensor]:
+    """(A+ V, A- V), each B x H x T x Dh, from two SDPA calls sharing k and v.
+
+    q_pos, q_neg: B x H x T x Dh; k, v: B x H x S x Dh; attn_mask: T x S additive or
+    bool; key_padding_mask: B x S; scale: applied to the scores inside SDPA.
+    """
+    causal = key_padding_mask is None and is_future_mask(attn_mask, q_pos.size(2), k.size(2))
+    mask = None if causal else merge_masks(attn_mask, key_padding_mask, q_pos.dtype)
+    o_pos = F.scaled_dot_product_attention(q_pos, k, v, attn_mask=mask, is_causal=causal, scale=scale)
+    o_neg = F.scaled_dot_product_attention(q_neg, k, v, attn_mask=mask, is_causal=causal, scale=scale)
+    return o_pos, o_neg
+
+
+# fairseq builds its future mask once per decoder and hands out views of it: remember the
+# last few masks checked (holding them keeps their storage from being reused by another tensor)
+_FUTURE_MASKS_SEEN: List[Tuple[Tensor, int, bool]] = []
+
+
+def is_future_mask(attn_mask: Optional[Tensor], tgt_len: int, src_len: int) -> bool:
+    """``attn_mask`` is fairseq's causal mask over T = S keys (blocked exactly above the
+    diagonal, 0 elsewhere), so ``is_causal=True`` may replace it. False while compiling."""
+    if attn_mask is None or tgt_len != src_len or tuple(attn_mask.shape) != (tgt_len, src_len):
+        return False
+    if torch.compiler.is_compiling():
+        return False
+    for seen, version, answer in _FUTURE_MASKS_SEEN:
+        if (seen.data_ptr() == attn_mask.data_ptr() and seen.shape == attn_mask.shape
+                and seen.stride() == attn_mask.stride() and seen.dtype == attn_mask.dtype
+                and seen.device == attn_mask.device and version == attn_mask._version):
+            return answer
+    above = torch.ones(tgt_len, src_len, dtype=torch.bool, device=attn_mask.device).triu(1)
+    if attn_mask.dtype == torch.bool:
+        answer = bool(torch.equal(attn_mask, above))
+    else:
+        answer = bool(torch.equal(torch.isneginf(attn_mask), above)
+                      and not attn_mask.masked_fill(above, 0.0).any())
+    _FUTURE_MASKS_SEEN.insert(0, (attn_mask, attn_mask._version, answer))
+    del _FUTURE_MASKS_SEEN[4:]
+    return answer
