@@ -7,7 +7,8 @@ A recipe is keyed by model family (the task a prepared dataset's ``prep-info.jso
   IWSLT'14 De-En), ``base`` and ``big`` (examples/scaling_nmt, Vaswani et al. 2017), ``lm`` and
   ``lm8`` (examples/language_model, WikiText-103; ``lm8`` = 8 decoder layers), ``lm15`` (our
   PTB choice: the paper's ~15 layers, width and schedule not published);
-* the scaled-down presets ``cpu`` (2 CPU cores: 2+2 layers, d=256) and ``tiny`` (tests).
+* the scaled-down presets ``cpu`` (2 CPU cores: 2+2 layers, d=256), ``demo`` (``make demo``: a d=128
+  translation model that translates after minutes) and ``tiny`` (tests).
 
 Each recipe holds fairseq config fields grouped by fairseq's hydra sections. :func:`fairseq_args`
 turns one into ``fairseq-train`` arguments; :func:`hydra_config` into the YAML of ``configs/``
@@ -21,7 +22,7 @@ from typing import Dict, List, Optional, Tuple
 
 TRANSLATION, LANGUAGE_MODELING = "translation", "language_modeling"
 FAMILIES = (TRANSLATION, LANGUAGE_MODELING)
-PRESETS = ("full", "cpu", "cpu-deep", "tiny")
+PRESETS = ("full", "cpu", "cpu-deep", "demo", "tiny")
 LAMBDA_MODES = ("fixed", "layer", "head")
 CRITERION = {TRANSLATION: "gpam_label_smoothed_cross_entropy", LANGUAGE_MODELING: "gpam_cross_entropy"}
 # fairseq's examples train the IWSLT model on ~160k pairs and the WMT base model on ~4.5M: the
@@ -117,6 +118,16 @@ RECIPES: Dict[Tuple[str, str], Recipe] = {
                "decoder_attention_heads": 4, "share_all_embeddings": True, "dropout": 0.1},
         criterion={"label_smoothing": 0.1}, default_ln="pre",
         **{**_cpu_deep_schedule(2000), "optimizer": {**_ADAM, "weight_decay": 0.0001}}),
+    (TRANSLATION, "demo"): Recipe(
+        "transformer", "make demo: 2+2 layers, d=128, 4 heads, no dropout, peak lr 5e-3 on 2048-token batches "
+        "(translates after 1000 updates, about 6 minutes of one CPU core)",
+        model={"encoder_layers": 2, "decoder_layers": 2, "encoder_embed_dim": 128, "decoder_embed_dim": 128,
+               "encoder_ffn_embed_dim": 512, "decoder_ffn_embed_dim": 512, "encoder_attention_heads": 4,
+               "decoder_attention_heads": 4, "share_all_embeddings": True, "dropout": 0.0},
+        criterion={"label_smoothing": 0.1}, default_ln="pre", optimizer=dict(_ADAM),
+        lr_scheduler={**_INVSQRT, "warmup_updates": 100},
+        optimization={"lr": 5e-3, "clip_norm": 0.0, "update_freq": 1, "max_update": 1000},
+        dataset={"max_tokens": 2048, "num_workers": 0}),
     (TRANSLATION, "tiny"): Recipe(
         "transformer_tiny", "tests: fairseq's transformer_tiny (2+2 layers, d=64), no dropout",
         model={"dropout": 0.0}, criterion={"label_smoothing": 0.1}, **_tiny_schedule(2048)),
@@ -171,7 +182,8 @@ def resolve(family: str, preset: str, model: Optional[str] = None, ln: Optional[
     if family not in FAMILIES:
         raise RecipeError(f"model family {family!r} has no recipes; the families are {', '.join(FAMILIES)}")
     if preset not in PRESETS:
-        raise RecipeError(f"--preset must be full, cpu or tiny, or cpu-deep (the deep study's models), not '{preset}'")
+        raise RecipeError(f"--preset must be full, cpu or tiny, or cpu-deep (the deep study's models) or demo "
+                          f"(make demo's translation model), not '{preset}'")
     names = full_models(family)
     if model is not None and model not in names:
         raise RecipeError(f"--model {model} does not exist for {family} data; choose one of: {' '.join(names)}")
@@ -180,6 +192,9 @@ def resolve(family: str, preset: str, model: Optional[str] = None, ln: Optional[
             raise RecipeError(f"--model {model} is a full-size model; drop --preset {preset} or --model")
         model = preset
     model = model or default_full_model(family, train_lines)
+    if (family, model) not in RECIPES:  # a preset for one family only (demo: translation)
+        raise RecipeError(f"--preset {preset} has no {family} recipe; choose one of: "
+                          f"full {' '.join(p for p in PRESETS if (family, p) in RECIPES)}")
     recipe = RECIPES[(family, model)]
     if family == LANGUAGE_MODELING:
         if ln not in (None, "pre"):
