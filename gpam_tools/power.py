@@ -184,7 +184,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _plan_from_sd(args)
     effects = parse_effects(args.effect)
     try:
-        runs = read_runs(args.runs, args.checkpoint, args.refs)
+        runs = read_runs(args.runs, args.checkpoint, args.refs, chrf=not args.metric or "chrf" in args.metric)
     except ScoreError as err:
         print(f"gpam power: {err}", file=sys.stderr)
         return 2

@@ -68,17 +68,35 @@ def _number(record: dict, key: str, path: Path) -> float:
     return value
 
 
+class ReferenceScorer:
+    """sacreBLEU metrics against one reference set, its n-grams extracted once for all the runs scored."""
+
+    def __init__(self, references: List[str]):
+        self.references = references
+        self.bleu = sacrebleu.metrics.BLEU(references=[references])
+        self._chrf = None
+
+    def scores(self, hypotheses: List[str], chrf: bool = True) -> Dict[str, float]:
+        """sacreBLEU (13a, mixed case, exp smoothing), BLEU without its brevity penalty, length ratio, chrF."""
+        bleu = self.bleu.corpus_score(hypotheses, None)
+        smoothed = [p / 100 for p in bleu.precisions]
+        no_bp = 100 * math.exp(sum(math.log(p) for p in smoothed) / len(smoothed)) if min(smoothed) > 0 else 0.0
+        out = {"sacrebleu_recomputed": bleu.score, "bleu_nobp": no_bp, "brevity_penalty": bleu.bp,
+               "length_ratio": bleu.sys_len / bleu.ref_len}
+        if chrf:
+            if self._chrf is None:
+                self._chrf = sacrebleu.metrics.CHRF(references=[self.references])
+            out["chrf"] = self._chrf.corpus_score(hypotheses, None).score
+        return out
+
+
 def translation_scores(hypotheses: List[str], references: List[str]) -> Dict[str, float]:
-    """sacreBLEU (13a, mixed case, exp smoothing), BLEU without its brevity penalty, chrF and length ratio."""
-    bleu = sacrebleu.metrics.BLEU().corpus_score(hypotheses, [references])
-    smoothed = [p / 100 for p in bleu.precisions]
-    no_bp = 100 * math.exp(sum(math.log(p) for p in smoothed) / len(smoothed)) if min(smoothed) > 0 else 0.0
-    chrf = sacrebleu.metrics.CHRF().corpus_score(hypotheses, [references])
-    return {"sacrebleu_recomputed": bleu.score, "bleu_nobp": no_bp, "brevity_penalty": bleu.bp,
-            "chrf": chrf.score, "length_ratio": bleu.sys_len / bleu.ref_len}
+    """Every translation metric of one system output (see ReferenceScorer.scores)."""
+    return ReferenceScorer(references).scores(hypotheses)
 
 
-def _translation_run(run: Path, checkpoint: str, refs_dirs: List[Path], cache: dict) -> Optional[Dict[str, float]]:
+def _translation_run(run: Path, checkpoint: str, refs_dirs: List[Path], cache: dict,
+                     chrf: bool) -> Optional[Dict[str, float]]:
     path = run / f"eval-translation.{checkpoint}.json"
     if not path.is_file():
         return None
@@ -92,18 +110,18 @@ def _translation_run(run: Path, checkpoint: str, refs_dirs: List[Path], cache: d
     if not isinstance(hyps_name, str) or "/" in hyps_name or ref_path is None or not (run / hyps_name).is_file():
         return metrics
     if ref_path not in cache:
-        cache[ref_path] = ref_path.read_text(encoding="utf-8").splitlines()
-    refs = cache[ref_path]
+        cache[ref_path] = ReferenceScorer(ref_path.read_text(encoding="utf-8").splitlines())
+    scorer = cache[ref_path]
     hyps = (run / hyps_name).read_text(encoding="utf-8").splitlines()
-    if len(hyps) != len(refs):
-        raise ScoreError(f"{run / hyps_name}: {len(hyps)} hypotheses for {len(refs)} references in {ref_path}; "
-                         "point --refs at the reference this run was scored against")
-    extra = translation_scores(hyps, refs)
+    if len(hyps) != len(scorer.references):
+        raise ScoreError(f"{run / hyps_name}: {len(hyps)} hypotheses for {len(scorer.references)} references in "
+                         f"{ref_path}; point --refs at the reference this run was scored against")
+    extra = scorer.scores(hyps, chrf)
     if abs(round(extra["sacrebleu_recomputed"], 2) - metrics["sacrebleu"]) > 0.011:
         raise ScoreError(f"{run}: sacreBLEU recomputed from {hyps_name} and {ref_path} is "
                          f"{extra['sacrebleu_recomputed']:.2f}, the evaluation says {metrics['sacrebleu']}; "
                          "the reference is not the one the run was scored against (check --refs)")
-    metrics.update({k: extra[k] for k in ("bleu_nobp", "chrf", "length_ratio")})
+    metrics.update({k: extra[k] for k in ("bleu_nobp", "chrf", "length_ratio") if k in extra})
     return metrics
 
 
@@ -118,8 +136,8 @@ def _lm_run(run: Path, checkpoint: str) -> Optional[Dict[str, float]]:
 
 
 def read_runs(roots: Iterable[Path], checkpoint: str = "checkpoint_last",
-              refs_dirs: Iterable[Path] = ()) -> List[RunScores]:
-    """Every evaluated run ``.../<system>/seed<N>/`` under the roots, with its test scores."""
+              refs_dirs: Iterable[Path] = (), chrf: bool = True) -> List[RunScores]:
+    """Every evaluated run ``.../<system>/seed<N>/`` under the roots, with its test scores (chrF: the slow one)."""
     runs, cache = [], {}
     for root in roots:
         root = Path(root)
@@ -128,7 +146,7 @@ def read_runs(roots: Iterable[Path], checkpoint: str = "checkpoint_last",
                              "(e.g. results/comparison/runs)")
         dirs = list(refs_dirs) or [root / "refs", root.parent / "refs"]
         for seed_dir in sorted(p for p in root.rglob("seed*") if p.is_dir() and _SEED_DIR.match(p.name)):
-            metrics = _translation_run(seed_dir, checkpoint, dirs, cache) or _lm_run(seed_dir, checkpoint)
+            metrics = _translation_run(seed_dir, checkpoint, dirs, cache, chrf) or _lm_run(seed_dir, checkpoint)
             if metrics is None:
                 continue
             rel = seed_dir.relative_to(root).parts
