@@ -74,7 +74,7 @@ def refuse_mismatched_attention_weights(model, state_dict) -> None:
             f"the checkpoint has none of the daGPAM weights this model needs ({len(missing)} missing, "
             f"e.g. {missing[0]}): it is a softmax fairseq model (or a daGPAM model of constant lambda- = 0, "
             "which computes the same). Warm-start from it with "
-            "`python scripts/warm_start.py --baseline CKPT --arch <gpam arch> [--gpam-* flags] --out gpam_init.pt`, "
+            "`gpam warm-start --baseline CKPT --arch <gpam arch> [--gpam-* flags] --out gpam_init.pt`, "
             "then train with --restore-file gpam_init.pt --reset-optimizer --reset-dataloader --reset-meters"
         )
     differences = []

@@ -27,7 +27,6 @@ from gpam_tools.atomic import write_text_atomic
 from gpam_tools.runs import REPO, RunError, hold_lock, need_writable_dir
 
 USER_DIR = REPO / "fairseq_gpam"
-AVERAGE_SCRIPT = REPO / "scripts" / "average_checkpoints.py"
 # compound splitting is the convention of the WMT En-De recipe (Vaswani et al. 2017)
 COMPOUND_SPLIT_ARCHS = {recipes.RECIPES[(recipes.TRANSLATION, m)].arch for m in ("base", "big")}
 
@@ -110,8 +109,8 @@ def run_tool(cmd: Sequence[str], out: Path, log: Path, env: dict, what: str) -> 
 def average_checkpoints(run_dir: Path, last: int, env: dict) -> Path:
     """checkpoint_avg<N>.pt: the parameter mean of the newest ``last`` checkpoints of ``run_dir``."""
     out = run_dir / f"checkpoint_avg{last}.pt"
-    proc = subprocess.run([sys.executable, str(AVERAGE_SCRIPT), "--last", str(last), "--out", str(out),
-                           str(run_dir)], env=env)
+    proc = subprocess.run([sys.executable, "-m", "gpam_tools", "average-checkpoints", "--last", str(last),
+                           "--out", str(out), str(run_dir)], env=env, cwd=REPO)
     if proc.returncode != 0:
         raise EvaluationError(f"averaging the last {last} checkpoints of {run_dir} failed (see above)")
     return out

@@ -60,7 +60,7 @@ def tool(name: str, *args, cwd, check: bool = True, timeout: float = 300) -> sub
 
 
 def model_params(checkpoint: Path) -> Dict[str, torch.Tensor]:
-    return torch.load(checkpoint, map_location="cpu")["model"]
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
 
 
 def max_abs_diff(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> float:

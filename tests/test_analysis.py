@@ -1,8 +1,6 @@
-"""scripts/analyze_checkpoint.py and scripts/depth_study.py (the alternatives table: tests/test_alternatives_study.py)."""
+"""gpam analyze and gpam depth-study (gpam_tools.analysis; the alternatives table: tests/test_alternatives_study.py)."""
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,18 +8,11 @@ import torch
 from fairseq import options, tasks
 from fairseq.data import indexed_dataset
 
-from conftest import PLUGIN_DIR, REPO, make_dictionary
+from conftest import PLUGIN_DIR, make_dictionary
 
 
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-analyze = load_script("analyze_checkpoint")
-depth = load_script("depth_study")
+from gpam_tools.analysis import depth_study as depth
+from gpam_tools.analysis import per_layer as analyze
 
 
 def write_lm_data(data_dir: Path, sentences=12, seed=0) -> None:

@@ -1,17 +1,12 @@
-"""scripts/count_params.py reports the parameters daGPAM adds: one d_head x d_head W- per module."""
-
-import importlib.util
+"""gpam count-params (gpam_tools.analysis.count_params) reports the parameters daGPAM adds: one d_head x d_head W- per module."""
 
 import pytest
 
-from conftest import REPO
+from gpam_tools.analysis import count_params
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("count_params", REPO / "scripts" / "count_params.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return count_params
 
 
 def test_overhead_is_one_head_matrix_per_attention_module(tmp_path, capsys):

@@ -74,10 +74,10 @@ def test_checkpoint_loads_with_weights_only_and_resumes(translation_run):
     work, _ = translation_run
     ckpt = work / "ckpt" / "checkpoint_last.pt"
     # without the plugin the weights_only loader refuses the argparse.Namespace inside
-    bare = subprocess.run([sys.executable, "-c", f"import torch; torch.load({str(ckpt)!r})"],
+    bare = subprocess.run([sys.executable, "-c", f"import torch; torch.load({str(ckpt)!r}, weights_only=True)"],
                           capture_output=True, text=True, env=ENV)
     assert bare.returncode != 0 and "Namespace" in bare.stderr
-    state = torch.load(ckpt)  # the plugin (imported by conftest) allow-lists it
+    state = torch.load(ckpt, weights_only=True)  # the plugin (imported by conftest) allow-lists it
     assert any(k.endswith("neg_query_weight") for k in state["model"])
     log = run("fairseq-train", "bin", "--task", "translation", "--arch", "gpam_transformer_tiny",
               "--criterion", "gpam_label_smoothed_cross_entropy", "--label-smoothing", "0.1",

@@ -1,4 +1,4 @@
-"""scripts/warm_start.py: a fairseq softmax-Transformer checkpoint warm-starts a gpam_ model.
+"""gpam warm-start (gpam_tools.checkpoint_tools.warm_start): a softmax checkpoint warm-starts a gpam_ model.
 
 With lambda- = 0 the warm-started model computes what the baseline computes (same
 log-probabilities to float rounding, same beam-search translations); with other flags W-
@@ -6,7 +6,6 @@ and the lambdas start as the flags say; fairseq-train continues from the result 
 --restore-file; a checkpoint of another architecture is refused and nothing is written.
 """
 
-import importlib.util
 import math
 import re
 import subprocess
@@ -20,7 +19,8 @@ import torch
 from conftest import PLUGIN_DIR, REPO, build_lm_model
 from reliability_helpers import ENV, ci_deen_sample_bin, tool
 
-SCRIPT = REPO / "scripts" / "warm_start.py"
+from gpam_tools.checkpoint_tools import warm_start as WARM_START
+
 BASELINE_TRAIN = ["--task", "translation", "--arch", "transformer_tiny", "--criterion", "label_smoothed_cross_entropy",
                   "--label-smoothing", "0.1", "--optimizer", "adam", "--lr", "5e-3", "--max-tokens", "512",
                   "--dropout", "0", "--seed", "1", "--cpu", "--num-workers", "0", "--disable-validation",
@@ -29,22 +29,13 @@ BASELINE_TRAIN = ["--task", "translation", "--arch", "transformer_tiny", "--crit
 
 def warm_start_cli(*args, cwd):
     """The documented command, in its own interpreter."""
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, env=ENV,
+    return subprocess.run([sys.executable, "-m", "gpam_tools", "warm-start", *map(str, args)], cwd=cwd,
+                          env={**ENV, "PYTHONPATH": str(REPO)},
                           capture_output=True, text=True, timeout=300)
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("warm_start_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-WARM_START = load_script()
-
-
 def warm_start(capsys, *args):
-    """scripts/warm_start.py's main() in this process: (exit code, stdout, stderr)."""
+    """gpam warm-start's main() in this process: (exit code, stdout, stderr)."""
     capsys.readouterr()
     code = WARM_START.main([str(a) for a in args])
     out, err = capsys.readouterr()
@@ -94,8 +85,8 @@ def test_flags_initialise_the_negative_query_and_lambdas(baseline, capsys):
                      "--gpam-lambda-mode", "head", "--gpam-lambda-max", 0.6, "--gpam-neg-query-init", "xavier",
                      "--gpam-positions", "encoder_self,decoder_self", "--out", work / "init_x.pt")
     assert out.returncode == 0, out.stderr
-    weights = torch.load(work / "init_x.pt")["model"]
-    base = torch.load(base_ckpt)["model"]
+    weights = torch.load(work / "init_x.pt", weights_only=True)["model"]
+    base = torch.load(base_ckpt, weights_only=True)["model"]
     thetas = {k: v for k, v in weights.items() if k.endswith("lambdas.theta")}
     negs = {k: v for k, v in weights.items() if k.endswith("neg_query_weight")}
     # tiny = 2+2 layers, 2 heads; encoder-decoder attention stays softmax

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Parameter count of every gpam_ architecture next to its fairseq baseline.
 
-Usage: python scripts/count_params.py [--arch NAME ...] [--markdown] [--output results/param_counts.md]
+Usage: gpam count-params [--arch NAME ...] [--markdown] [--output results/param_counts.md]
 
 Models are built through fairseq's own argument parsing on made-up dictionaries
 of each benchmark's vocabulary size, with the embedding sharing of the usual
@@ -10,12 +10,12 @@ its heads, the default); Heo & Choi report 0.1% to 0.84% more parameters.
 """
 
 import argparse
-import os
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from gpam_tools.atomic import write_text_atomic
+
+REPO = Path(__file__).resolve().parents[2]
 
 # (gpam arch, fairseq arch, task, vocabulary size, extra fairseq flags)
 PAIRS = [
@@ -64,15 +64,8 @@ def markdown_table(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser = argparse.ArgumentParser(prog="gpam count-params", description=__doc__.split("\n")[0])
     parser.add_argument("--arch", nargs="*", help="gpam_ architectures to count (default: all)")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     parser.add_argument("--output", help="also write the markdown table to this file")
@@ -99,11 +92,8 @@ def main(argv=None) -> int:
         for r in rows:
             print(f"{r[0]:42s} {r[3]:16,d} {r[4]:15,d} {r[5]:8.3f}%")
     if args.output:
-        write_atomic(args.output, "# Parameter counts\n\nProduced by `python scripts/count_params.py --output "
+        write_text_atomic(args.output, "# Parameter counts\n\nProduced by `gpam count-params --output "
                      f"{args.output}`. Vocabulary sizes are those of each benchmark's usual recipe "
                      "(made-up words; only the count matters).\n\n" + table)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

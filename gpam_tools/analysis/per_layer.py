@@ -23,7 +23,7 @@ per-layer values are averaged. Outputs into --out:
     <prefix>_attention_<label>.png attention maps of the first checkpoint of each label
 
 Usage:
-    python scripts/analyze_checkpoint.py --data DATA_BIN --split test \\
+    gpam analyze --data DATA_BIN --split test \\
         --checkpoint ckpt_softmax.pt --label softmax --checkpoint ckpt_dagpam.pt --label dagpam
 """
 
@@ -39,8 +39,10 @@ from typing import Dict, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parents[1]
-METRICS = ("residual", "cosine", "grad_q")
+from gpam_tools.analysis.per_layer_report import plot_layers, plot_maps, write_tables
+from gpam_tools.checkpoint_tools.load import load_checkpoint_state
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class UninterpretableCheckpoint(SystemExit):
@@ -49,7 +51,7 @@ class UninterpretableCheckpoint(SystemExit):
     def __init__(self, path: Path, reason: str):
         super().__init__(
             f"error: cannot interpret {path}: {reason}\n"
-            "analyze_checkpoint.py needs a fairseq checkpoint (a dict with 'model' and 'cfg' or 'args') "
+            "gpam analyze needs a fairseq checkpoint (a dict with 'model' and 'cfg' or 'args') "
             "of a Transformer model whose layers have self_attn.q_proj (gpam_transformer*, gpam_transformer_lm*, "
             "transformer, transformer_lm), and the binarised data directory it was trained on."
         )
@@ -57,14 +59,14 @@ class UninterpretableCheckpoint(SystemExit):
 
 def load(path: Path, data: Path):
     """(model, task) of a checkpoint, or an UninterpretableCheckpoint with the reason."""
-    import fairseq_gpam  # noqa: F401  (registers the gpam_ models; allows loading under torch >= 2.6)
+    import fairseq_gpam  # noqa: F401  (registers the gpam_ models)
     from fairseq import checkpoint_utils
 
     if not path.is_file():
         raise UninterpretableCheckpoint(path, "no such file")
     try:
-        state = torch.load(path, map_location="cpu")
-    except Exception as err:  # not a torch file, truncated, or holds unknown classes
+        state = load_checkpoint_state(path)  # weights_only: nothing in the file runs
+    except Exception as err:  # not a torch file, truncated, or holds classes weights_only refuses
         raise UninterpretableCheckpoint(path, f"torch.load failed ({type(err).__name__}: {str(err)[:200]})")
     if not isinstance(state, dict) or "model" not in state or not (state.get("cfg") or state.get("args")):
         keys = sorted(state)[:8] if isinstance(state, dict) else type(state).__name__
@@ -237,96 +239,9 @@ def _keep_weights(maps, prefix, index):
     return hook
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def write_tables(results: Dict[str, Dict[str, List[float]]], out: Path, prefix: str, note: str) -> None:
-    csv = ["label,part,layer,residual,cosine,grad_q"]
-    md = [f"# Per-layer analysis: {prefix}", "", note, "",
-          "| label | part | layer | residual | cosine | grad W_q |", "|---|---|---|---|---|---|"]
-    for label, metrics in results.items():
-        for part in ("enc", "dec"):
-            if f"{part}:residual" not in metrics:
-                continue
-            for layer in range(len(metrics[f"{part}:residual"])):
-                vals = [metrics.get(f"{part}:{m}", [])[layer] if layer < len(metrics.get(f"{part}:{m}", []))
-                        else math.nan for m in METRICS]
-                csv.append(f"{label},{part},{layer}," + ",".join(f"{v:.6g}" for v in vals))
-                md.append(f"| {label} | {part} | {layer} | " + " | ".join(
-                    "" if not math.isfinite(v) else f"{v:.4g}" for v in vals) + " |")
-    write_atomic(out / f"{prefix}.csv", "\n".join(csv) + "\n")
-    write_atomic(out / f"{prefix}.md", "\n".join(md) + "\n")
-
-
-def plot_layers(results, out: Path, prefix: str, note: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    parts = [p for p in ("enc", "dec") if any(f"{p}:residual" in m for m in results.values())]
-    fig, axes = plt.subplots(len(parts), 3, figsize=(13, 3.6 * len(parts)), squeeze=False)
-    titles = {"residual": "||X - 1x^T|| / ||X||", "cosine": "mean pairwise cosine", "grad_q": "||dL/dW_q||"}
-    for row, part in enumerate(parts):
-        for col, metric in enumerate(METRICS):
-            ax = axes[row][col]
-            for label, metrics in results.items():
-                values = metrics.get(f"{part}:{metric}")
-                if values:
-                    xs = [i for i, v in enumerate(values) if math.isfinite(v)]
-                    ax.plot(xs, [values[i] for i in xs], marker="o", ms=3, label=label)
-            ax.set_title(f"{part}: {titles[metric]}", fontsize=10)
-            ax.set_xlabel("layer (0 = input)")
-            if metric == "grad_q":
-                ax.set_yscale("log")
-            ax.legend(fontsize=8)
-    fig.suptitle(note, fontsize=7)
-    fig.tight_layout()
-    tmp = out / f"{prefix}.tmp.png"
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, out / f"{prefix}.png")
-    plt.close(fig)
-
-
-def plot_maps(maps, out: Path, name: str, title: str, max_heads: int = 4) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import TwoSlopeNorm
-
-    if not maps:
-        return
-    keys = sorted(maps)
-    chosen = sorted({keys[0], keys[len(keys) // 2], keys[-1]})
-    heads = min(max_heads, max(maps[k].size(0) for k in chosen))
-    fig, axes = plt.subplots(len(chosen), heads, figsize=(2.6 * heads, 2.6 * len(chosen)), squeeze=False)
-    for row, key in enumerate(chosen):
-        weights = maps[key]
-        for h in range(heads):
-            ax = axes[row][h]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if h >= weights.size(0):
-                ax.axis("off")
-                continue
-            w = weights[h].numpy()
-            bound = max(float(abs(w).max()), 1e-6)
-            # diverging scale centred at 0: red positive, blue negative weights
-            image = ax.imshow(w, cmap="RdBu_r", norm=TwoSlopeNorm(vmin=-bound, vcenter=0.0, vmax=bound))
-            ax.set_title(f"{key[0]} layer {key[1]} head {h}  (min {w.min():.3f})", fontsize=7)
-            fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
-    fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    tmp = out / f"{name}.tmp.png"
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, out / f"{name}.png")
-    plt.close(fig)
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="gpam analyze", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, action="append", required=True, help="repeatable")
     parser.add_argument("--label", action="append", help="one per --checkpoint; equal labels are averaged")
     parser.add_argument("--data", type=Path, required=True, help="binarised fairseq data directory")
@@ -364,6 +279,7 @@ def main(argv=None) -> None:
         plot_maps(maps, args.out, f"{args.prefix}_attention_{label}",
                   f"{label}: self-attention of the longest sequence in the first {args.split} batch ({path.name}); colour centred at 0")
     print((args.out / f"{args.prefix}.md").read_text())
+    return 0
 
 
 def _average(runs: List[Dict[str, List[float]]]) -> Dict[str, List[float]]:
@@ -376,6 +292,3 @@ def _average(runs: List[Dict[str, List[float]]]) -> Dict[str, List[float]]:
             out[key].append(sum(vals) / len(vals) if vals else math.nan)
     return out
 
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""Workloads timed by ``scripts/bench.py``: what is run, on what inputs, and its FLOPs.
+"""Workloads timed by ``gpam bench`` (and, on CUDA, ``gpam gpu-check``): what is run, on what inputs, and its FLOPs.
 
 Three workloads, each built identically for fairseq's softmax baseline and for
 daGPAM (Heo & Choi, arXiv 2410.15578):
@@ -26,7 +26,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = REPO / "fairseq_gpam"
 CORPUS = REPO / "data-prep" / "corpora" / "ci_deen"
 

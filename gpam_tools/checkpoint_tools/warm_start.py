@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Warm-start a daGPAM (``gpam_``) model from a fairseq softmax-Transformer checkpoint.
 
-usage: python scripts/warm_start.py --baseline checkpoint_best.pt \
+usage: gpam warm-start --baseline checkpoint_best.pt \
            --arch gpam_transformer_iwslt_de_en [--gpam-* flags] --out gpam_init.pt
 then:  fairseq-train DATA --user-dir fairseq_gpam --arch gpam_transformer_iwslt_de_en [same --gpam-* flags] \
            --restore-file gpam_init.pt --reset-optimizer --reset-dataloader --reset-meters ...
@@ -22,7 +22,7 @@ temporary file and renamed, so a crash never leaves a truncated one.
 
 import argparse
 import copy
-import os
+import io
 import sys
 from argparse import Namespace
 from pathlib import Path
@@ -30,6 +30,9 @@ from types import SimpleNamespace
 from typing import Dict, List, Tuple
 
 import torch
+
+from gpam_tools.atomic import write_bytes_atomic
+from gpam_tools.checkpoint_tools.load import load_checkpoint_state
 
 GPAM_PREFIX = "gpam_"
 ADDED_BY_GPAM = ("neg_query_weight", "lambdas.theta")
@@ -43,7 +46,7 @@ def parse_args(argv: List[str]) -> Tuple[Namespace, Namespace]:
     """(script options, --gpam-* options as the plugin parses them)."""
     from fairseq_gpam.modules.gpam_config import add_gpam_args
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="gpam warm-start", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", required=True, type=Path, help="fairseq checkpoint of a softmax model")
     parser.add_argument("--arch", required=True, help="gpam_ architecture to build, e.g. gpam_transformer_iwslt_de_en")
@@ -58,9 +61,12 @@ def load_baseline(path: Path) -> dict:
     if not path.is_file():
         raise WarmStartError(f"--baseline {path}: no such file")
     try:
-        return torch.load(path, map_location="cpu")
-    except Exception as error:  # a truncated or foreign file
+        state = load_checkpoint_state(path)
+    except Exception as error:  # truncated, foreign, or holds a class weights_only refuses
         raise WarmStartError(f"--baseline {path} is not a readable fairseq checkpoint ({error})") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise WarmStartError(f"--baseline {path} is not a fairseq checkpoint (no 'model' weights)")
+    return state
 
 
 def baseline_model_args(state: dict, path: Path) -> Namespace:
@@ -176,10 +182,9 @@ def warm_start(baseline: Path, arch: str, gpam_args: Namespace, out: Path, seed:
         "extra_state": {"train_iterator": {"version": 2, "epoch": 1, "iterations_in_epoch": 0, "shuffle": True},
                         "val_loss": None, "warm_started_from": str(baseline)},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(new_state, tmp)
-    os.replace(tmp, out)
+    buffer = io.BytesIO()
+    torch.save(new_state, buffer)
+    write_bytes_atomic(out, buffer.getvalue())
     return added
 
 
@@ -196,12 +201,9 @@ def main(argv: List[str]) -> int:
     try:
         added = warm_start(args.baseline, args.arch, gpam_args, args.out, args.seed)
     except WarmStartError as error:
-        print(f"warm_start.py: error: {error}", file=sys.stderr)
+        print(f"gpam warm-start: error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}: {args.arch} from {args.baseline}; {len(added)} daGPAM tensors initialised "
           f"(lambda- = {gpam_args.gpam_lambda_neg}, W- = {gpam_args.gpam_neg_query_init})")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -19,18 +19,20 @@
 Outputs (into --out, default results/analysis/depth/):
     residual_vs_depth.{csv,md,png}, softmax_jacobian.{csv,md,png}
 
-Usage: python scripts/depth_study.py            (about 11 s of CPU time)
+Usage: gpam depth-study            (about 11 s of CPU time)
 """
 
 import argparse
 import math
-import os
 from pathlib import Path
 from typing import Dict, List
 
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+from gpam_tools.analysis.per_layer_report import save_figure
+from gpam_tools.atomic import write_text_atomic
+
+REPO = Path(__file__).resolve().parents[2]
 VARIANTS = ("softmax", "dagpam", "non", "nap", "coda", "diff", "cog")
 
 
@@ -96,14 +98,9 @@ def _total_abs_gradient(z: torch.Tensor):
     return float(jac.abs().sum()), 2 * (1 - sq), sq
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.rename(path)
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="gpam depth-study", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--depth", type=int, default=24)
     parser.add_argument("--seeds", type=int, default=5, help="seeds 1..N, averaged")
@@ -135,7 +132,7 @@ def main(argv=None) -> None:
             means[v].append(m)
             lo, hi = (min(vals), max(vals)) if vals else (float("nan"), float("nan"))
             csv.append(f"{v},{d + 1},{m:.6g},{lo:.6g},{hi:.6g},{len(vals)}")
-    write_atomic(args.out / "residual_vs_depth.csv", "\n".join(csv) + "\n")
+    write_text_atomic(args.out / "residual_vs_depth.csv", "\n".join(csv) + "\n")
     shown = [d for d in (1, 2, 4, 8, 12, 16, 24) if d <= args.depth]
     md = ["# Residual ratio ||X - 1 x^T|| / ||X|| of pure-attention stacks vs depth", "",
           f"Scale: {scale}. Mean over seeds; nan = the stack overflowed (no normalisation anywhere); "
@@ -144,8 +141,8 @@ def main(argv=None) -> None:
           "|---|" + "---|" * len(shown)]
     for v in means:
         md.append(f"| {v} | " + " | ".join(f"{means[v][d - 1]:.3g}" for d in shown) + " |")
-    md += ["", "Regenerate: `python scripts/depth_study.py`"]
-    write_atomic(args.out / "residual_vs_depth.md", "\n".join(md) + "\n")
+    md += ["", "Regenerate: `gpam depth-study`"]
+    write_text_atomic(args.out / "residual_vs_depth.md", "\n".join(md) + "\n")
 
     rows = softmax_jacobian_check(args.jacobian_sizes, args.jacobian_samples, seed=0)
     jcsv = ["n,samples,max_abs_error,largest_total_random,total_at_uniform_autograd,formula_at_uniform,uniform_is_max"]
@@ -160,11 +157,12 @@ def main(argv=None) -> None:
         jmd.append(f"| {r['n']} | {r['max_abs_error']:.2g} | {r['largest_total_random']:.4f} | "
                    f"{r['total_at_uniform_autograd']:.4f} | {r['formula_at_uniform']:.4f} | "
                    f"{'yes' if r['uniform_is_max'] else 'NO'} |")
-    jmd += ["", "Regenerate: `python scripts/depth_study.py`"]
-    write_atomic(args.out / "softmax_jacobian.csv", "\n".join(jcsv) + "\n")
-    write_atomic(args.out / "softmax_jacobian.md", "\n".join(jmd) + "\n")
+    jmd += ["", "Regenerate: `gpam depth-study`"]
+    write_text_atomic(args.out / "softmax_jacobian.csv", "\n".join(jcsv) + "\n")
+    write_text_atomic(args.out / "softmax_jacobian.md", "\n".join(jmd) + "\n")
     plot(args, curves, means, rows, scale)
     print("\n".join(md + [""] + jmd))
+    return 0
 
 
 def plot(args, curves, means, rows, scale) -> None:
@@ -187,8 +185,7 @@ def plot(args, curves, means, rows, scale) -> None:
     ax.text(0.01, 0.01, scale, transform=ax.transAxes, fontsize=6, va="bottom")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
-    fig.savefig(args.out / "residual_vs_depth.png.tmp.png", dpi=120)
-    os.replace(args.out / "residual_vs_depth.png.tmp.png", args.out / "residual_vs_depth.png")
+    save_figure(fig, args.out / "residual_vs_depth.png", dpi=120)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -205,10 +202,6 @@ def plot(args, curves, means, rows, scale) -> None:
     ax.set_title("Softmax total absolute gradient (Lemma 3)", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(args.out / "softmax_jacobian.png.tmp.png", dpi=120)
-    os.replace(args.out / "softmax_jacobian.png.tmp.png", args.out / "softmax_jacobian.png")
+    save_figure(fig, args.out / "softmax_jacobian.png", dpi=120)
     plt.close(fig)
 
-
-if __name__ == "__main__":
-    main()

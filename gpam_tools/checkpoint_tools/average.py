@@ -1,7 +1,7 @@
 """Average the parameters of several fairseq checkpoints of one model into a new checkpoint.
 
-    python scripts/average_checkpoints.py --out AVG.pt CKPT1.pt CKPT2.pt ...
-    python scripts/average_checkpoints.py --out AVG.pt --last N RUN_DIR
+    gpam average-checkpoints --out AVG.pt CKPT1.pt CKPT2.pt ...
+    gpam average-checkpoints --out AVG.pt --last N RUN_DIR
 
 ``--last N`` takes the N newest epoch checkpoints (``checkpoint<epoch>.pt``) of RUN_DIR, or the
 N newest update checkpoints (``checkpoint_<epoch>_<updates>.pt``) when the run saved those.
@@ -13,14 +13,15 @@ package; this is our own.)
 """
 
 import argparse
-import os
+import io
 import re
 import sys
 from pathlib import Path
 
 import torch
 
-from fairseq_gpam.checkpoint_compat import allow_fairseq_checkpoint_globals
+from gpam_tools.atomic import write_bytes_atomic
+from gpam_tools.checkpoint_tools.load import load_checkpoint_state
 
 EPOCH_CKPT = re.compile(r"checkpoint(\d+)\.pt$")
 UPDATE_CKPT = re.compile(r"checkpoint_(\d+)_(\d+)\.pt$")
@@ -49,10 +50,13 @@ def _arch(state) -> str:
 
 def average(paths):
     """The newest checkpoint's state with its ``model`` replaced by the mean over ``paths``."""
-    allow_fairseq_checkpoint_globals()
     total, reference, ref_path = None, None, None
     for path in paths:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = load_checkpoint_state(path)
+        except Exception as err:  # truncated, not a torch file, or holds a class that is not allowed
+            raise AverageError(f"{path} is not a readable fairseq checkpoint ({type(err).__name__}: "
+                               f"{str(err)[:200]})") from None
         model = state["model"]
         if total is None:
             total = {k: v.double() if v.is_floating_point() else v for k, v in model.items()}
@@ -76,7 +80,7 @@ def average(paths):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="gpam average-checkpoints", description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="+", type=Path, help="checkpoints, or one run directory with --last")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--last", type=int, help="average the newest N checkpoints of the run directory")
@@ -95,12 +99,9 @@ def main(argv=None) -> int:
     except AverageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, args.out)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes_atomic(args.out, buffer.getvalue())
     print(f"averaged {len(paths)} checkpoints ({', '.join(p.name for p in paths)}) -> {args.out}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
