@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 gpam throughput --log run.log [--json run.json] -- fairseq-train DATA ... \\
         --log-format json --log-interval 5 --max-update 25 --disable-validation --no-save
     gpam throughput --overhead TRAIN_LOG ...     (finished runs: time outside the training steps)
+    gpam throughput --summary FIGURES.json ...   (a table of the --json files)
 
 Runs the command, keeps its output in ``--log``, and at every ``train_inner`` record (fairseq's
 json log; ``num_updates`` in it) reads the clock and the process's CPU time (user + system, from
@@ -89,8 +90,25 @@ def report_overheads(logs: List[Path]) -> int:
     return 0 if read else 2
 
 
+def report_summary(paths: List[Path]) -> int:
+    """A markdown table of the figures ``--json`` wrote (one row per file, named by its stem)."""
+    lines = ["| run | updates timed | wall s/update | CPU s/update |", "|---|---|---|---|"]
+    for path in paths:
+        try:
+            f = json.loads(path.read_text(encoding="utf-8"))
+            lines.append(f"| {path.stem} | {f['first_update']}-{f['last_update']} | {f['wall_s_per_update']:.2f} | "
+                         f"{f['cpu_s_per_update']:.2f} |")
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            print(f"gpam throughput: {path}: not a figures file of gpam throughput --json ({err})", file=sys.stderr)
+            return 2
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--summary"]:
+        return report_summary([Path(a) for a in argv[1:]])
     if argv[:1] == ["--overhead"]:
         if len(argv) < 2:
             print("usage: gpam throughput --overhead TRAIN_LOG [TRAIN_LOG ...]", file=sys.stderr)

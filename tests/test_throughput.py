@@ -72,3 +72,12 @@ def test_overhead_is_training_time_over_step_time(tmp_path, capsys):
     assert "steps 100 s, training 110 s, overhead x1.100" in captured.out
     assert "resumed run" in captured.err and str(resumed) not in captured.out
     assert cli.main(["throughput", "--overhead", str(resumed)]) == 2
+
+
+def test_summary_tabulates_the_figures_files(tmp_path, capsys):
+    (tmp_path / "mt6.json").write_text(json.dumps({"first_update": 5, "last_update": 20, "wall_s_per_update": 8.891,
+                                                   "cpu_s_per_update": 4.944}))
+    assert cli.main(["throughput", "--summary", str(tmp_path / "mt6.json")]) == 0
+    assert "| mt6 | 5-20 | 8.89 | 4.94 |" in capsys.readouterr().out
+    (tmp_path / "bad.json").write_text("{}")
+    assert cli.main(["throughput", "--summary", str(tmp_path / "bad.json")]) == 2
