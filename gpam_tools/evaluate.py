@@ -189,17 +189,24 @@ def evaluate_translation(target, data_root=None, *, checkpoint="best", average=0
     return result
 
 
-def evaluate(target, data_root=None, *, task: Optional[str] = None, **options) -> dict:
-    """Score a run directory's (or a checkpoint's) model with the evaluation its task needs."""
+def checkpoint_task(target, checkpoint: str = "best", average: int = 0) -> str:
+    """The task the checkpoint to evaluate was trained for (read from its config)."""
+    where = find_target(target, checkpoint, average)
     from gpam_tools.checkpoint_facts import CheckpointError, check
+
+    try:
+        return check(where.checkpoint).task
+    except CheckpointError as err:
+        raise EvaluationError(str(err)) from None
+
+
+def evaluate(target, data_root=None, *, task: Optional[str] = None, **options) -> dict:
+    """Score a run directory's (or a checkpoint's) model with the evaluation its task needs.
+    ``options`` are :func:`evaluate_translation`'s or :func:`gpam_tools.eval_lm.evaluate_lm`'s."""
     from gpam_tools.eval_lm import evaluate_lm
 
     if task is None:
-        where = find_target(target, options.get("checkpoint", "best"), options.get("average", 0))
-        try:
-            task = check(where.checkpoint).task
-        except CheckpointError as err:
-            raise EvaluationError(str(err)) from None
+        task = checkpoint_task(target, options.get("checkpoint", "best"), options.get("average", 0))
     if task == recipes.TRANSLATION:
         return evaluate_translation(target, data_root, **options)
     if task == recipes.LANGUAGE_MODELING:
@@ -257,15 +264,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not args.target:
             raise EvaluationError("no RUN_DIR or CHECKPOINT given (see --help)")
         options = {k: v for k, v in vars(args).items() if k in MT_OPTIONS + LM_OPTIONS and v is not None}
-        task = args.task
-        if task is None:
-            from gpam_tools.checkpoint_facts import CheckpointError, check
-
-            where = find_target(args.target, args.checkpoint, options.get("average", 0))
-            try:
-                task = check(where.checkpoint).task
-            except CheckpointError as err:
-                raise EvaluationError(str(err)) from None
+        task = args.task or checkpoint_task(args.target, args.checkpoint, options.get("average", 0))
         wrong = LM_OPTIONS if task == recipes.TRANSLATION else MT_OPTIONS
         for key in wrong:
             if key in options:

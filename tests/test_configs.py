@@ -1,5 +1,6 @@
-"""The hydra configs in configs/: every one composes into a valid fairseq config naming registered
-components, baseline and daGPAM differ only in attention, and fairseq-hydra-train starts from them."""
+"""The hydra configs in configs/: each is generated from the recipe table (gpam_tools/recipes.py, the
+one place recipes live), composes into a valid fairseq config naming registered components, baseline
+and daGPAM differ only in attention, and fairseq-hydra-train starts from them."""
 
 import json
 import re
@@ -30,6 +31,26 @@ def compose(path: Path, overrides=()):
     with initialize_config_dir(config_dir=str(path.parent), version_base=None):
         cfg = hydra_compose(config_name=path.stem, overrides=list(overrides))
     return OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_every_config_is_the_recipe_tables():
+    """A config edited by hand, missing, or left over from a recipe that is gone fails here."""
+    from gpam_tools.recipe_configs import CONFIGS as TABLE, differing
+
+    assert differing(CONFIG_DIR) == []
+    assert set(TABLE) == {f"{p.parent.name}/{p.stem}" for p in CONFIGS}
+
+
+def test_the_check_fails_on_a_config_edited_by_hand(tmp_path):
+    import shutil
+
+    from gpam_tools.recipe_configs import differing
+
+    shutil.copytree(CONFIG_DIR, tmp_path / "configs")
+    edited = tmp_path / "configs" / "wmt14_en_de" / "big_dagpam.yaml"
+    edited.write_text(edited.read_text().replace("warmup_updates: 4000", "warmup_updates: 8000"))
+    (tmp_path / "configs" / "ptb" / "lm_old.yaml").write_text("task: {}\n")
+    assert sorted(differing(tmp_path / "configs")) == ["ptb/lm_old", "wmt14_en_de/big_dagpam"]
 
 
 def test_every_benchmark_has_a_baseline_and_a_dagpam_config():
