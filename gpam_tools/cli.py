@@ -27,6 +27,8 @@ COMMANDS = {
     "bench": ("gpam_tools.bench.command", "speed and memory of daGPAM against fairseq's softmax, side by side (CPU)"),
     "gpu-check": ("gpam_tools.gpu_check", "verify a CUDA machine: device tests, fp16/bf16/amp training, decoding, timings"),
     "score": ("gpam_tools.scoring", "score a fairseq-generate output: tokenized BLEU, sacreBLEU, compound split"),
+    "unigram": ("gpam_tools.unigram", "a unigram model's test perplexity: the floor a language model must beat"),
+    "demo-report": ("gpam_tools.demo_report", "the demo's report: one-seed scores, example translations, multi-seed verdict"),
 }
 
 
