@@ -112,9 +112,9 @@ RECIPES: Dict[Tuple[str, str], Recipe] = {
         criterion={"label_smoothing": 0.1}, default_ln="pre",
         **{**_cpu_schedule(400), "optimizer": {**_ADAM, "weight_decay": 0.0001}}),
     (TRANSLATION, "cpu-deep"): Recipe(
-        "transformer", "the deep study on 2 CPU cores: 6+6 layers, d=256, 4 heads (results/study-plan.md)",
-        model={"encoder_layers": 6, "decoder_layers": 6, "encoder_embed_dim": 256, "decoder_embed_dim": 256,
-               "encoder_ffn_embed_dim": 1024, "decoder_ffn_embed_dim": 1024, "encoder_attention_heads": 4,
+        "transformer", "the deep study on 2 CPU cores: 6+6 layers, d=128, 4 heads (results/study-plan.md)",
+        model={"encoder_layers": 6, "decoder_layers": 6, "encoder_embed_dim": 128, "decoder_embed_dim": 128,
+               "encoder_ffn_embed_dim": 512, "decoder_ffn_embed_dim": 512, "encoder_attention_heads": 4,
                "decoder_attention_heads": 4, "share_all_embeddings": True, "dropout": 0.1},
         criterion={"label_smoothing": 0.1}, default_ln="pre",
         **{**_cpu_deep_schedule(2000), "optimizer": {**_ADAM, "weight_decay": 0.0001}}),

@@ -30,7 +30,7 @@ def listed(capsys, data, out_dir, *args):
 
 
 def test_main_parts_are_the_planned_paired_runs(data, tmp_path, capsys):
-    rows = listed(capsys, data, tmp_path, "mt-preln", "lm", "mt-layer")
+    rows = listed(capsys, data, tmp_path, "mt-preln", "lm", "mt-layer", "--seeds", "1,2,3,4,5,6,7,8")
     paths = [p for _, p in rows]
     assert all(state == "pending" for state, _ in rows)
     settings = Counter(p.rsplit("/", 1)[0] for p in paths)
@@ -51,6 +51,7 @@ def test_pilots_run_the_first_seed_only_and_options_reach_the_paths(data, tmp_pa
                                     "en_lm/cpu-deep-preln-pilot/softmax/seed3",
                                     "en_lm/cpu-deep-preln-pilot/dagpam-fixed0.2/seed3"]
     rows = listed(capsys, data, tmp_path, "mt-postln", "--mt-updates", "3000", "--seeds-planned", "5")
+    assert len(listed(capsys, data, tmp_path, "mt-preln")) == 20      # default: the primary's 10 seeds x 2 systems
     assert [p for _, p in rows][:2] == ["deen_docs.de-en/cpu-deep-postln-u3000/softmax/seed1",
                                         "deen_docs.de-en/cpu-deep-postln-u3000/dagpam-fixed0.2/seed1"]
     assert len(rows) == 10

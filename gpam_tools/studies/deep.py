@@ -11,7 +11,10 @@ Parts (runs go seed by seed across the parts named; see the plan for the order t
              mt-preln's softmax (same run path), so run mt-layer with or after mt-preln
   mt-postln  deen_docs as mt-preln, post-LN (softmax / daGPAM fixed), if compute allows
 
-Seeds: 1..--seeds-planned (the plan's power calculation; `gpam power`); a pilot runs the first only.
+Seeds: 1..--seeds-planned (default 10, the primary comparison's, from the plan's power calculation);
+the plan gives the LM 8 and the secondary parts 5 (`--seeds 1,2,3,4,5`); a pilot runs the first seed only.
+The translation model is 6+6 layers at d=128 so that the two runs of a seed fit in one 3-hour session side
+by side (the plan, section 11: pairs are never resumed across sessions).
 """
 
 from gpam_tools.studies import DAGPAM_FIXED, DAGPAM_LAYER, SOFTMAX, Part, Study
@@ -26,8 +29,8 @@ def checks(every: int) -> tuple:
             "--keep-interval-updates", "1", "--no-epoch-checkpoints")
 
 
-def study(mt_updates: int = 2000, lm_updates: int = 1500, pilot_mt_updates: int = 4000,
-          pilot_lm_updates: int = 3000, seeds_planned: int = 8) -> Study:
+def study(mt_updates: int = 2000, lm_updates: int = 1500, pilot_mt_updates: int = 3000,
+          pilot_lm_updates: int = 3000, seeds_planned: int = 10) -> Study:
     """mt_updates / lm_updates: updates of the main runs (the pilot decides them; the run path carries them
     as tag u<N>); pilot_*_updates: length of the pilot runs; seeds_planned: seeds 1..N of the main parts."""
     if seeds_planned < 5:
