@@ -170,15 +170,22 @@ def prepare(datasets: List[str], data_root: Path) -> None:
             raise StudyError(f"preparing {dataset} failed (see its messages above); fix that and run the study again")
 
 
-def write_tables(study: Study, out: Path, data_root: Path, wall_seconds: float, out_rel: str, seeds) -> str:
-    """References, the note and the tables of ``out`` (from out/runs); returns the printed text."""
+def write_tables(study: Study, out: Path, data_root: Path, wall_seconds: Optional[float], out_rel: str,
+                 seeds) -> str:
+    """References, the note and the tables of ``out`` (from out/runs); returns the printed text.
+
+    ``wall_seconds`` None (only collecting): a study's generated note is the one its run wrote."""
     from gpam_tools.collect.render import to_markdown
     from gpam_tools.collect.report import PRINTED_COLUMNS, collect
 
     study_runs.copy_references(out / "runs", data_root, out / "refs")
     printed = ""
     note = ""
-    if study.note is not None:
+    if study.note is not None and wall_seconds is None:
+        if not (out / "NOTE.md").is_file():
+            raise StudyError(f"{out}/NOTE.md is missing (the study writes it with its wall time): run the study")
+        note = (out / "NOTE.md").read_text(encoding="utf-8")
+    elif study.note is not None:
         note_path = f"{out_rel}/NOTE.md"
         regenerate = (f"gpam collect {out_rel}/runs --refs {out_rel}/refs --out {out_rel} "
                       f"--title {shlex.quote(study.title)} --note-file {note_path}")
@@ -190,6 +197,16 @@ def write_tables(study: Study, out: Path, data_root: Path, wall_seconds: float, 
         note = in_repo(study.note_file).read_text(encoding="utf-8")
     summary, _ = collect([out / "runs"], out, [out / "refs"], study.title, note)
     return printed + to_markdown(summary, PRINTED_COLUMNS)
+
+
+def replace_directory(out: Path, new: Path) -> None:
+    """Put ``new`` where ``out`` is, in one rename (the old one goes after)."""
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.is_dir():
+        out.rename(old)
+    new.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def run_study(study: Study, parts, seeds, args) -> int:
@@ -206,7 +223,7 @@ def run_study(study: Study, parts, seeds, args) -> int:
     if args.collect_only:
         if not (out / "runs").is_dir():
             raise StudyError(f"{out}/runs holds no runs yet: run the study first")
-        print(write_tables(study, out, data_root, 0, out_rel, seeds))
+        print(write_tables(study, out, data_root, None, out_rel, seeds))
         return 0
     # checked before hours of training; one runner per work directory
     to_prepare = shipped_to_prepare(parts, data_root)
@@ -228,12 +245,7 @@ def run_study(study: Study, parts, seeds, args) -> int:
     elif (target / "runs").is_dir():
         printed = write_tables(study, target, data_root, time.time() - start, out_rel, seeds)
         if study.fresh:
-            old = out.with_name(out.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            if out.is_dir():
-                out.rename(old)
-            target.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_directory(out, target)
         print(printed)
     for fd in locks:
         os.close(fd)
@@ -251,10 +263,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         if argv and argv[0] in ("-h", "--help"):
             parser().print_help()
             return 0
-        print("studies (gpam study NAME --help):")
+        if argv:
+            print("gpam study: error: name the study first: gpam study NAME [PART ...] [options]", file=sys.stderr)
+        print("studies (gpam study NAME --help):", file=sys.stderr if argv else sys.stdout)
         for name in available():
             doc = (importlib.import_module(f"gpam_tools.studies.{name.replace('-', '_')}").__doc__ or "").strip()
-            print(f"  {name:<14} {doc.splitlines()[0] if doc else ''}")
+            print(f"  {name:<14} {doc.splitlines()[0] if doc else ''}", file=sys.stderr if argv else sys.stdout)
         return 0 if not argv else 2
     try:
         module = load_spec(argv[0])

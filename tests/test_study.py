@@ -208,3 +208,18 @@ def test_the_studies_are_listed_and_an_unknown_one_is_named(tmp_path):
     proc = run("study", "nosuch", "--out", tmp_path / "out")
     assert proc.returncode == 2 and "unknown study 'nosuch': choose one of" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_collect_only_rebuilds_the_committed_demo_byte_for_byte(tmp_path):
+    """`--collect-only` keeps the note the study wrote (with its wall time) and regenerates the same tables."""
+    import shutil
+
+    from standin_data import REPO
+
+    copy = tmp_path / "demo"
+    shutil.copytree(REPO / "results" / "demo", copy)
+    proc = run_gpam("study", "demo", "--collect-only", "--out", copy, "--data-root", tmp_path / "nodata", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for committed in sorted((REPO / "results" / "demo").iterdir()):
+        if committed.is_file():
+            assert (copy / committed.name).read_bytes() == committed.read_bytes(), committed.name
