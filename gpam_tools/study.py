@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from gpam_tools import study_runs
+from gpam_tools.collect.keep import replace_directory
 from gpam_tools.runs import REPO, RunError, hold_lock, need_writable_dir
 from gpam_tools.studies import Study
 
@@ -197,16 +198,6 @@ def write_tables(study: Study, out: Path, data_root: Path, wall_seconds: Optiona
         note = in_repo(study.note_file).read_text(encoding="utf-8")
     summary, _ = collect([out / "runs"], out, [out / "refs"], study.title, note)
     return printed + to_markdown(summary, PRINTED_COLUMNS)
-
-
-def replace_directory(out: Path, new: Path) -> None:
-    """Put ``new`` where ``out`` is, in one rename (the old one goes after)."""
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.is_dir():
-        out.rename(old)
-    new.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def run_study(study: Study, parts, seeds, args) -> int:

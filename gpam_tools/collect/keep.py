@@ -35,11 +35,17 @@ def keep_run(source: Path, target: Path) -> None:
         if path.is_file() and any(fnmatch.fnmatchcase(path.name, pattern) for pattern in LIGHT_FILES):
             shutil.copy2(path, stage / path.name)
     stage.chmod(0o755)
+    replace_directory(target, stage)
+
+
+def replace_directory(target: Path, new: Path) -> None:
+    """Put the directory ``new`` where ``target`` is, in one rename (an earlier ``target`` goes after);
+    ``new`` must be beside ``target`` (same file system)."""
     old = target.with_name(target.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if target.is_dir():
         target.rename(old)
-    stage.rename(target)
+    new.rename(target)
     shutil.rmtree(old, ignore_errors=True)
 
 
