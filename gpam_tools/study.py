@@ -271,3 +271,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (StudyError, RunError) as err:
         print(f"gpam study: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("gpam study: stopped; finished runs are kept, and the same command resumes a cut-off run "
+              "(under unchanged code) or starts it again", file=sys.stderr)
+        return 130
