@@ -223,3 +223,15 @@ def test_collect_only_rebuilds_the_committed_demo_byte_for_byte(tmp_path):
     for committed in sorted((REPO / "results" / "demo").iterdir()):
         if committed.is_file():
             assert (copy / committed.name).read_bytes() == committed.read_bytes(), committed.name
+
+
+def test_evaluation_options_a_task_does_not_take_are_left_out_for_it():
+    """own-corpus works on translation or LM data: generation limits go to translation runs only."""
+    from gpam_tools.studies import own_corpus
+    from gpam_tools.study_runs import PlannedRun
+    from gpam_tools.runs import RunSpec
+
+    part = own_corpus.study(dataset="any").parts[0]
+    run = PlannedRun(part, RunSpec(dataset="any"), None)
+    assert run.evaluate_options("translation") == {"checkpoint": "last", "max_len_a": 1.2, "max_len_b": 10}
+    assert run.evaluate_options("language_modeling") == {"checkpoint": "last"}
