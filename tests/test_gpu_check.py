@@ -1,0 +1,92 @@
+"""gpam gpu-check (gpam_tools/gpu_check.py, scripts/gpu_check.sh): every stage rehearsed on the CPU with
+the device as a parameter, so that its first run on a GPU is not its first run; and the one-line
+refusal where there is no CUDA."""
+
+import subprocess
+
+import pytest
+import torch
+
+from conftest import REPO
+from gpam_tools import gpu_check
+from gpam_tools.bench.gpu_decoding import run_decoding
+from gpam_tools.bench.gpu_device_tests import _summary_line, device_test_files, run_device_tests
+from gpam_tools.bench.gpu_timing import SIZES
+from gpam_tools.bench.gpu_training import loss_falls, run_training
+
+CPU = torch.device("cpu")
+FAST_DEVICE_TEST = "tests/test_gpam_attention.py::test_signed_weights_sum_to_one_and_match_output"
+
+
+def test_without_cuda_it_prints_one_line_and_exits_non_zero(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gpu_check.main([]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "no CUDA device" in err
+
+
+def test_the_shell_wrapper_reaches_the_command():
+    proc = subprocess.run(["bash", str(REPO / "scripts" / "gpu_check.sh"), "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "usage: gpam gpu-check" in proc.stdout
+
+
+def test_bad_options_are_refused_by_name(capsys):
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--device", "cpu", "--stages", "tests,speed"])
+    assert "unknown stage(s) speed" in capsys.readouterr().err
+
+
+def test_device_tests_are_found_by_their_device_argument():
+    names = {p.name for p in device_test_files()}
+    assert {"test_gpam_attention.py", "test_models.py", "test_variants.py"} <= names
+    assert "test_gpu_check.py" not in names and "test_power.py" not in names
+
+
+def test_device_tests_stage_runs_pytest_on_the_device():
+    result = run_device_tests(CPU, [FAST_DEVICE_TEST])
+    assert result.ok, result.lines
+    assert "pytest --device cpu on 1 file(s)/test(s): 1 passed" in result.lines[0]
+
+
+def test_pytest_summary_line_is_read_without_its_frame():
+    out = "....F\n=================== 1 failed, 4 passed, 2 skipped in 3.10s ===================\n"
+    assert _summary_line(out) == "1 failed, 4 passed, 2 skipped in 3.10s"
+    assert _summary_line("ImportError while loading conftest\n") == ""
+
+
+def test_loss_falls_needs_finite_and_falling():
+    assert loss_falls([5.0, 4.0, 3.5, 3.0])
+    assert not loss_falls([5.0, 5.1, 5.2, 5.3]) and not loss_falls([5.0, float("nan"), 3.0, 2.0])
+    assert not loss_falls([5.0])
+
+
+def test_training_stage_trains_with_fairseq_on_the_device(tmp_path):
+    result = run_training(CPU, tmp_path, updates=4)
+    assert result.ok, result.lines
+    for task in ("translation", "language_modeling"):
+        assert any(line.startswith(f"{task} --amp: 4 updates") and line.endswith("finite and falling")
+                   for line in result.lines), result.lines
+        for precision in ("fp16", "bf16"):  # fairseq runs these on CUDA only: said so, not hidden
+            assert any(line.startswith(f"{task} --{precision}: not run on cpu") for line in result.lines)
+
+
+def test_decoding_stage_compares_incremental_and_full_decoding():
+    result = run_decoding(CPU)
+    assert result.ok, result.lines
+    assert len(result.lines) == 4 and all(line.endswith(" ok") for line in result.lines)
+
+
+def test_timing_stage_and_report(tmp_path, capsys):
+    out = tmp_path / "gpu.md"
+    code = gpu_check.main(["--device", "cpu", "--stages", "timing", "--work", str(tmp_path / "w"), "--out", str(out)])
+    assert code == 0
+    report = out.read_text()
+    assert "**rehearsal at tiny sizes**" in report and "torch " + torch.__version__ in report
+    for workload in ("translation", "language model"):
+        assert f"| {workload} | training step time | <= 1.10 |" in report
+        assert f"| {workload} | peak memory | <= 1.10 |" in report
+        # on the CPU both models' attention runs PyTorch's CPU flash kernel, found by its aten op name
+        assert f"| {workload} | dagpam | flash (CPU kernel) |" in report
+        assert f"| {workload} | baseline | flash (CPU kernel) |" in report
+    assert SIZES["tiny"].length == 16 and "4 x 16" in report
