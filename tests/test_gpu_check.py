@@ -10,7 +10,7 @@ import torch
 from conftest import REPO
 from gpam_tools import gpu_check
 from gpam_tools.bench.gpu_decoding import run_decoding
-from gpam_tools.bench.gpu_device_tests import _summary_line, device_test_files, run_device_tests
+from gpam_tools.bench.gpu_device_tests import _summary_line, device_tests, run_device_tests
 from gpam_tools.bench.gpu_timing import SIZES
 from gpam_tools.bench.gpu_training import loss_falls, run_training
 
@@ -38,15 +38,19 @@ def test_bad_options_are_refused_by_name(capsys):
 
 
 def test_device_tests_are_found_by_their_device_argument():
-    names = {p.name for p in device_test_files()}
-    assert {"test_gpam_attention.py", "test_models.py", "test_variants.py"} <= names
-    assert "test_gpu_check.py" not in names and "test_power.py" not in names
+    found = device_tests()
+    assert FAST_DEVICE_TEST in found
+    files = {node.split("::")[0] for node in found}
+    assert {"tests/test_gpam_attention.py", "tests/test_models.py", "tests/test_variants.py"} <= files
+    assert not any(f in files for f in ("tests/test_gpu_check.py", "tests/test_power.py"))
+    # a test without the device argument, even in a file of device tests, is not among them
+    assert "tests/test_gpam_attention.py::test_invalid_options_name_the_flag" not in found
 
 
 def test_device_tests_stage_runs_pytest_on_the_device():
     result = run_device_tests(CPU, [FAST_DEVICE_TEST])
     assert result.ok, result.lines
-    assert "pytest --device cpu on 1 file(s)/test(s): 1 passed" in result.lines[0]
+    assert "pytest --device cpu on 1 test function(s): 1 passed" in result.lines[0]
 
 
 def test_pytest_summary_line_is_read_without_its_frame():

@@ -2,7 +2,7 @@
 
 The tests that take the ``device`` fixture (tests/conftest.py: ``pytest --device {cpu,cuda}``) are
 the device-parametrised ones; they are found by reading the test files (a test function with a
-``device`` argument), so a new device test joins the check without a change here.
+``device`` argument) and run by node id, so a new device test joins the check without a change here.
 """
 
 import ast
@@ -20,16 +20,18 @@ REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
 
 
-def device_test_files(tests_dir: Path = TESTS) -> List[Path]:
-    """The test files holding at least one test function that takes a ``device`` argument."""
+def device_tests(tests_dir: Path = TESTS) -> List[str]:
+    """Node ids (``tests/FILE::[CLASS::]TEST``) of the test functions that take a ``device`` argument."""
     found = []
     for path in sorted(tests_dir.glob("test_*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
-                if any(arg.arg == "device" for arg in node.args.args):
-                    found.append(path)
-                    break
+        prefix = path.relative_to(tests_dir.parent).as_posix()
+        scopes = [("", tree.body)] + [(f"{n.name}::", n.body) for n in tree.body if isinstance(n, ast.ClassDef)]
+        for scope, body in scopes:
+            for node in body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test") \
+                        and any(arg.arg == "device" for arg in node.args.args):
+                    found.append(f"{prefix}::{scope}{node.name}")
     return found
 
 
@@ -37,7 +39,7 @@ def run_device_tests(device: torch.device, selection: Optional[Sequence[str]] = 
                      timeout: float = 360) -> StageResult:
     """``pytest --device DEVICE`` on the device tests (or ``selection``: files or node ids)."""
     clock = Stopwatch()
-    targets = list(selection) if selection else [str(p.relative_to(REPO)) for p in device_test_files()]
+    targets = list(selection) if selection else device_tests()
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--device", device.type, *targets]
     try:
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
@@ -46,7 +48,7 @@ def run_device_tests(device: torch.device, selection: Optional[Sequence[str]] = 
                            clock())
     summary = _summary_line(proc.stdout)
     ok = proc.returncode == 0 and "passed" in summary
-    lines = [f"pytest --device {device.type} on {len(targets)} file(s)/test(s): {summary or 'no summary line'}"]
+    lines = [f"pytest --device {device.type} on {len(targets)} test function(s): {summary or 'no summary line'}"]
     if device.type == "cuda" and re.search(r"\d+ skipped", summary):
         lines.append("some tests were skipped on cuda: read `pytest -rs --device cuda` for the reasons")
     if not ok:
