@@ -39,6 +39,16 @@ def device(request) -> torch.device:
     return torch.device(name)
 
 
+@pytest.fixture
+def on_device(device):
+    """Tensors and modules the test creates without naming a device land on ``device``
+    (torch.set_default_device); CPU random generators stay CPU: draw, then move."""
+    previous = torch.get_default_device()
+    torch.set_default_device(device)
+    yield device
+    torch.set_default_device(previous)
+
+
 def make_dictionary(size: int = 40) -> Dictionary:
     """A dictionary with `size` made-up words after fairseq's 4 special symbols."""
     d = Dictionary()

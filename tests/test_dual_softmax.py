@@ -1,9 +1,12 @@
-"""The daGPAM kernel against a naive per-row reference, and its defining properties."""
+"""The daGPAM kernel against a naive per-row reference, and its defining properties
+(on the ``--device`` given to pytest, CPU by default)."""
 
 import pytest
 import torch
 
 from fairseq_gpam.modules.kernels import dual_softmax_attention
+
+pytestmark = pytest.mark.usefixtures("on_device")
 
 B, H, T, S, D = 3, 4, 5, 7, 8
 
@@ -35,9 +38,9 @@ def naive_dual_attention(q_pos, q_neg, k, v, lam_pos, lam_neg, blocked):
 
 def inputs(seed=0, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
-    q_pos, q_neg = (torch.randn(B, H, T, D, generator=g, dtype=dtype) for _ in range(2))
-    k, v = (torch.randn(B, H, S, D, generator=g, dtype=dtype) for _ in range(2))
-    return q_pos, q_neg, k, v
+    q_pos, q_neg = (torch.randn(B, H, T, D, generator=g, dtype=dtype, device="cpu") for _ in range(2))
+    k, v = (torch.randn(B, H, S, D, generator=g, dtype=dtype, device="cpu") for _ in range(2))
+    return tuple(t.to(torch.get_default_device()) for t in (q_pos, q_neg, k, v))
 
 
 def masks():

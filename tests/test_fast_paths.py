@@ -11,6 +11,9 @@ compared with the fp32 reference on the same bf16-rounded inputs, rtol 3e-2 and
 atol 3e-2 times the largest magnitude in the reference tensor (bf16 keeps 8
 significant bits, about 4e-3 relative per rounding, and gradients such as a
 lambda's are sums of many rounded terms).
+
+Every test runs on the ``--device`` given to pytest (CPU by default); those of the CPU
+flash path's own pieces and memory are CPU only.
 """
 
 import pytest
@@ -27,6 +30,8 @@ from fairseq_gpam.modules.kernels.reference import dagpam_reference as dual_soft
 from fairseq_gpam.modules.gpam_config import GpamOptions
 from fairseq_gpam.modules.variants import DagpamMultiheadAttention
 
+pytestmark = pytest.mark.usefixtures("on_device")
+
 B, H, T, S, DH = 3, 4, 6, 7, 8
 C = H * DH
 TOL = {torch.float32: dict(atol=2e-5, rtol=1e-4), torch.bfloat16: dict(atol=3e-2, rtol=3e-2)}
@@ -35,7 +40,12 @@ DTYPES = [torch.float32, torch.bfloat16]
 
 def randn(*shape, seed, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g).to(dtype)
+    return torch.randn(*shape, generator=g, device="cpu").to(torch.get_default_device(), dtype)
+
+
+def cpu_only(device):
+    if device.type != "cpu":
+        pytest.skip("the CPU flash path's own pieces run on the CPU only")
 
 
 def close(got, want, dtype):
@@ -80,7 +90,8 @@ def naive_dual_queries(q, weight):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("groups", [1, H])
 @pytest.mark.parametrize("grad_layout", ["contiguous", "flash kernel (B x T x 2H x Dh)"])
-def test_dual_queries_match_naive_values_and_gradients(dtype, groups, grad_layout):
+def test_dual_queries_match_naive_values_and_gradients(dtype, groups, grad_layout, device):
+    cpu_only(device)
     # q as fairseq makes it: a B x H x T x Dh view of a time-major T x B x C projection
     q_tb = randn(T, B, C, seed=0, dtype=dtype).requires_grad_(True)
     weight = randn(groups, DH, DH, seed=1, dtype=dtype).requires_grad_(True)
@@ -121,7 +132,8 @@ LAMBDAS = {
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("lambdas", list(LAMBDAS))
-def test_combine_dual_heads_matches_naive_values_and_gradients(dtype, lambdas):
+def test_combine_dual_heads_matches_naive_values_and_gradients(dtype, lambdas, device):
+    cpu_only(device)
     lam_pos, lam_neg = LAMBDAS[lambdas]()
     trainable = torch.is_tensor(lam_neg)
     both = randn(B, 2 * H, T, DH, seed=3, dtype=dtype).requires_grad_(True)
@@ -184,8 +196,10 @@ def assert_fast_matches_reference(fast, reference, leaves, grad_out, dtype, full
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", MASK_CASES)
 @pytest.mark.parametrize("call", ["cpu flash kernel, Q- rebuilt in backward", "scaled_dot_product_attention"])
-def test_fused_heads_match_reference(dtype, case, call):
+def test_fused_heads_match_reference(dtype, case, call, device):
     backend = "sdpa" if call == "scaled_dot_product_attention" else "cpu_flash"  # sdpa: other devices, autocast
+    if backend == "cpu_flash":
+        cpu_only(device)
     attn_mask, kpm = mask_case(case)
     q = randn(B, H, T, DH, seed=5, dtype=dtype).requires_grad_(True)
     k = randn(B, H, S, DH, seed=6, dtype=dtype).requires_grad_(True)
@@ -358,13 +372,13 @@ def test_incremental_decoding_with_fast_path_matches_full_reference(dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16])
-def test_autocast_uses_plain_autograd_and_matches_reference(dtype):
-    """Under autocast the fast path runs its plain-autograd form (the form CUDA + AMP users get)."""
+def test_autocast_uses_plain_autograd_and_matches_reference(dtype, device):
+    """Under autocast the module takes the SDPA path (the path CUDA + AMP users get)."""
     auto, ref = module_pair(torch.float32, "head", "module", self_attention=True)
     causal, padding = masks(T, T)
     x = randn(T, B, C, seed=15).requires_grad_(True)
     grad_out = randn(T, B, C, seed=16)
-    with torch.autocast("cpu", dtype=dtype):
+    with torch.autocast(device.type, dtype=dtype if device.type == "cpu" else torch.float16):
         out_a, _ = auto(x, x, x, key_padding_mask=padding, attn_mask=causal, need_weights=False)
     out_a.float().backward(grad_out)
     grad_a = {n: p.grad.clone() for n, p in auto.named_parameters()}
@@ -387,10 +401,11 @@ def saved_bytes(fn) -> int:
     return sum(storages.values())
 
 
-def test_fast_path_saves_less_than_reference_and_at_most_one_extra_activation():
+def test_fast_path_saves_less_than_reference_and_at_most_one_extra_activation(device):
     """The memory the fast path is built for: softmax attention keeps about five T x B x C
     activations (q, k, v, output, projected input); the fast path one more (the outputs of
     the Q- heads): on CPU the stacked queries are rebuilt from Q+ in the backward pass."""
+    cpu_only(device)
     from fairseq.modules import MultiheadAttention
 
     t, bsz = 16, 4
