@@ -94,24 +94,29 @@ def tool_env(threads: Optional[int] = None) -> dict:
 def run_tool(cmd: Sequence[str], out: Path, log: Path, env: dict, what: str) -> None:
     """Run ``cmd`` with stdout to ``out`` and stderr to ``log`` (``out`` = ``log``: both); on failure show
     the end of the log and raise."""
-    with open(out, "w", encoding="utf-8") as fout:
-        if out == log:
-            proc = subprocess.run(list(cmd), stdout=fout, stderr=subprocess.STDOUT, env=env)
-        else:
-            with open(log, "w", encoding="utf-8") as flog:
-                proc = subprocess.run(list(cmd), stdout=fout, stderr=flog, env=env)
+    try:
+        with open(out, "w", encoding="utf-8") as fout:
+            if out == log:
+                proc = subprocess.run(list(cmd), stdout=fout, stderr=subprocess.STDOUT, env=env)
+            else:
+                with open(log, "w", encoding="utf-8") as flog:
+                    proc = subprocess.run(list(cmd), stdout=fout, stderr=flog, env=env)
+    except OSError as err:
+        raise EvaluationError(f"cannot run {cmd[0]} ({err.strerror}); install fairseq into this "
+                              f"environment (make setup)") from None
     if proc.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]
         print("\n".join(tail), file=sys.stderr)
         raise EvaluationError(f"{what} failed (log: {log})")
 
 
-def average_checkpoints(run_dir: Path, last: int, env: dict) -> Path:
-    """checkpoint_avg<N>.pt: the parameter mean of the newest ``last`` checkpoints of ``run_dir``."""
+def average_checkpoints(run_dir: Path, last: int) -> Path:
+    """checkpoint_avg<N>.pt: the parameter mean of the newest ``last`` checkpoints of ``run_dir``
+    (``gpam average-checkpoints``, which refuses checkpoints of different models)."""
+    from gpam_tools.checkpoint_tools.average import main as average_main
+
     out = run_dir / f"checkpoint_avg{last}.pt"
-    proc = subprocess.run([sys.executable, "-m", "gpam_tools", "average-checkpoints", "--last", str(last),
-                           "--out", str(out), str(run_dir)], env=env, cwd=REPO)
-    if proc.returncode != 0:
+    if average_main(["--last", str(last), "--out", str(out), str(run_dir)]) != 0:
         raise EvaluationError(f"averaging the last {last} checkpoints of {run_dir} failed (see above)")
     return out
 
@@ -154,7 +159,7 @@ def evaluate_translation(target, data_root=None, *, checkpoint="best", average=0
     lock = hold_lock(run_dir / ".eval.lock", "evaluation")
     try:
         env = tool_env(threads)
-        ckpt = average_checkpoints(run_dir, average, env) if average else where.checkpoint
+        ckpt = average_checkpoints(run_dir, average) if average else where.checkpoint
         name = ckpt.name[:-3] if ckpt.name.endswith(".pt") else ckpt.name
         out = run_dir / f"generate.{name}.test.txt"
         tmp = out.with_name(out.name + ".tmp")

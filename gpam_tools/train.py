@@ -132,8 +132,12 @@ def train(spec: RunSpec, data_root, runs_root, resume: bool = True, stream: Opti
         if spec.threads:
             env.update(OMP_NUM_THREADS=str(spec.threads), MKL_NUM_THREADS=str(spec.threads))
         with open(save_dir / "train.log", "a", encoding="utf-8") as log:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    env=env, pass_fds=(lock,), errors="replace")
+            try:
+                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        env=env, pass_fds=(lock,), errors="replace")
+            except OSError as err:
+                raise RunError(f"cannot start {cmd[0]} ({err.strerror}); install fairseq into this "
+                               f"environment (make setup)") from None
             for line in proc.stdout:
                 log.write(line)
                 log.flush()

@@ -134,3 +134,44 @@ def test_checkpoint_copies_are_atomic_with_the_plugin(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "copyfile", real_copyfile)
     assert PathManager.copy(str(src), str(dst), overwrite=True)
     assert dst.read_bytes() == src.read_bytes()
+
+
+def test_gpam_train_killed_mid_run_resumes_when_started_again(tmp_path):
+    """``gpam train`` killed with its fairseq-train (SIGKILL to the process group) and started again with
+    the same command continues from the run directory's last checkpoint; the study runner sees it as
+    resumable (same code fingerprint) at that checkpoint's update."""
+    import sys
+
+    from gpam_tools.train import resume_point
+    from standin_data import prepare, script_env
+
+    data_root = tmp_path / "data"
+    prepare("ci_deen", data_root, vocab=400, limit=400, eval_limit=20)
+    cmd = [sys.executable, "-m", "gpam_tools", "train", "ci_deen", "--preset", "tiny", "--max-update", "10",
+           "--data-root", str(data_root), "--save-root", str(tmp_path / "runs"), "--",
+           "--log-interval", "1", "--save-interval-updates", str(SAVE_EVERY), "--max-tokens", "512",
+           "--disable-validation", "--no-epoch-checkpoints"]
+    env = script_env(OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if f'"num_updates": "{KILL_AFTER}"' in line:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL, "".join(lines)[-3000:]
+    run_dir = tmp_path / "runs" / "ci_deen.de-en" / "tiny-postln" / "dagpam-fixed0.2" / "seed1"
+    assert resume_point(run_dir) == SAVE_EVERY
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert re.search(rf"Loaded checkpoint \S+checkpoint_last.pt \(epoch 1 @ {SAVE_EVERY} updates\)", again.stdout)
+    log = (run_dir / "train.log").read_text()
+    assert log.count("Start iterating over samples") == 2 and "done training" in log  # both parts, appended
+    assert resume_point(run_dir) == UPDATES

@@ -1,28 +1,59 @@
-"""The cheapest of the full-size dry runs (scripts/dry_run_fullsize.sh): the paper's IWSLT
-configuration, transformer_iwslt_de_en pre-LN, baseline and daGPAM, 3 updates on a fixture in
-the benchmark's binarised format. The others (IWSLT post-LN, WMT base and big, transformer_lm and
-the 8-layer LM) run the same code path with larger models: `scripts/dry_run_fullsize.sh`."""
+"""Dry runs of the paper's full-size configurations: ``gpam train --dry-run`` (the full-size model and
+flags, 3 updates on small batches, nothing saved) of the baseline and daGPAM on a fixture in each
+benchmark's binarised format. Proves that the recipes and flags fit together before a GPU run; it
+measures nothing.
 
+By default only the cheapest, the paper's IWSLT configuration (transformer_iwslt_de_en pre-LN),
+runs. Before a GPU run, all six (IWSLT post-/pre-LN, WMT base and big, transformer_lm and the
+8-layer LM) run with::
+
+    GPAM_FULLSIZE_DRY_RUNS=all pytest tests/test_scripts_dryrun.py
+"""
+
+import os
 import re
 
-from standin_data import run_script
+import pytest
 
-D_HEAD = 512 // 4          # transformer_iwslt_de_en: d=512, 4 heads
+from standin_data import prepare, run_gpam
+
+# name -> (fixture dataset, gpam train options)
+SETTINGS = {
+    "iwslt-post": ("iwslt14.de-en", ["--model", "iwslt", "--ln", "post"]),
+    "iwslt-pre": ("iwslt14.de-en", ["--model", "iwslt", "--ln", "pre"]),
+    "wmt-base": ("wmt14.en-de", ["--model", "base"]),
+    "wmt-big": ("wmt14.en-de", ["--model", "big"]),
+    "lm": ("wikitext-103", ["--model", "lm"]),
+    "lm8": ("wikitext-103", ["--model", "lm8"]),
+}
+SELECTED = list(SETTINGS) if os.environ.get("GPAM_FULLSIZE_DRY_RUNS") == "all" else ["iwslt-pre"]
+D_HEAD = {"iwslt-pre": 512 // 4, "iwslt-post": 512 // 4}   # transformer_iwslt_de_en: d=512, 4 heads
 MODULES = 6 + 6 + 6        # encoder self, decoder self, encoder-decoder attention in 6+6 layers
 
 
-def test_iwslt_full_size_pre_ln_dry_run(tmp_path):
-    proc = run_script("scripts/dry_run_fullsize.sh", "--only", "iwslt-pre", "--work", tmp_path, timeout=900)
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-    params = dict(re.findall(r"iwslt-pre (\w+) ok \(([\d,]+) parameters\)", proc.stdout))
-    assert set(params) == {"softmax", "dagpam"}, proc.stdout
-    softmax, dagpam = (int(params[k].replace(",", "")) for k in ("softmax", "dagpam"))
-    assert softmax > 30_000_000  # the full-size model, not a scaled-down one
-    # daGPAM adds exactly one d_head x d_head matrix W- per attention module (shared by its heads)
-    assert dagpam - softmax == MODULES * D_HEAD * D_HEAD
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("dryrun-data")
+
+
+@pytest.mark.parametrize("name", SELECTED)
+def test_full_size_dry_run(name, data_root, tmp_path):
+    dataset, options = SETTINGS[name]
+    if not (data_root / "data-bin" / dataset / "PREPARED").exists():
+        prepare(dataset, data_root, vocab=1000, limit=400)
+    params = {}
     for attention in ("softmax", "dagpam"):
-        log = (tmp_path / f"iwslt-pre-{attention}.log").read_text()
-        assert "encoder_normalize_before=True" in log or "'encoder_normalize_before': True" in log
-        assert '"train_num_updates": "3"' in log
+        proc = run_gpam("train", dataset, *options, "--attention", attention, "--dry-run",
+                        "--data-root", data_root, "--save-root", tmp_path / "runs", timeout=900)
+        log = proc.stdout + proc.stderr
+        assert proc.returncode == 0, log[-3000:]
+        assert '"train_num_updates": "3"' in log, log[-3000:]
+        params[attention] = int(re.search(r"num\. shared model params: ([\d,]+)", log).group(1).replace(",", ""))
+        if name.endswith("-pre"):
+            assert "encoder_normalize_before=True" in log or "'encoder_normalize_before': True" in log
+    if name in D_HEAD:
+        assert params["softmax"] > 30_000_000  # the full-size model, not a scaled-down one
+        # daGPAM adds exactly one d_head x d_head matrix W- per attention module (shared by its heads)
+        assert params["dagpam"] - params["softmax"] == MODULES * D_HEAD[name] ** 2
     # a dry run writes no checkpoint
     assert not list(tmp_path.rglob("*.pt"))

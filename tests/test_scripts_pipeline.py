@@ -33,7 +33,7 @@ def mt_run(data_root, tmp_path_factory):
     save_root = tmp_path_factory.mktemp("runs")
     proc = run_gpam("train", "ci_deen", "--preset", "tiny", "--max-update", "12",
                       "--data-root", data_root, "--save-root", save_root, "--seeds", "3",
-                      "--", "--max-tokens", "1024")
+                      "--", "--max-tokens", "1024", "--save-interval-updates", "6")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run_dir = save_root / "ci_deen.de-en" / "tiny-postln" / "dagpam-fixed0.2" / "seed3"
     return run_dir, proc
@@ -124,6 +124,18 @@ def test_average_checkpoints_is_the_parameter_mean(mt_run, tmp_path):
     averaged = torch.load(avg_dir / "avg.pt", weights_only=True)["model"]
     key = "encoder.layers.0.fc1.weight"
     torch.testing.assert_close(averaged[key], state["model"][key] * 5.5)  # mean of x3 and x8 (the last two)
+
+
+def test_evaluation_averages_the_newest_checkpoints_of_a_run(mt_run):
+    """``gpam evaluate --average N`` scores checkpoint_avgN.pt, the mean of the run's newest N checkpoints."""
+    from gpam_tools.evaluate import average_checkpoints
+
+    run_dir, _ = mt_run
+    states = [torch.load(run_dir / f"checkpoint_1_{u}.pt", weights_only=True)["model"] for u in (6, 12)]
+    averaged = torch.load(average_checkpoints(run_dir, 2), weights_only=True)["model"]
+    key = "encoder.layers.0.fc1.weight"
+    torch.testing.assert_close(averaged[key], (states[0][key] + states[1][key]) / 2)
+    (run_dir / "checkpoint_avg2.pt").unlink()
 
 
 def test_average_refuses_checkpoints_of_different_models(mt_run, lm_run, tmp_path):
