@@ -147,10 +147,10 @@ RECIPES: Dict[Tuple[str, str], Recipe] = {
         task={"tokens_per_sample": 128, "sample_break_mode": "none"},
         **{**_cpu_schedule(300), "optimizer": {**_ADAM, "weight_decay": 0.01}}),
     (LANGUAGE_MODELING, "cpu-deep"): Recipe(
-        "transformer_lm", "the deep study on 2 CPU cores: 8 layers, d=256, 128-token samples (results/study-plan.md)",
+        "transformer_lm", "the deep study on 2 CPU cores: 8 layers, d=128, 128-token samples (results/study-plan.md)",
         # input/output dims set: fairseq's transformer_lm config defaults them to 512 whatever the width
-        model={"decoder_layers": 8, "decoder_embed_dim": 256, "decoder_input_dim": 256, "decoder_output_dim": 256,
-               "decoder_ffn_embed_dim": 1024, "decoder_attention_heads": 4, "share_decoder_input_output_embed": True,
+        model={"decoder_layers": 8, "decoder_embed_dim": 128, "decoder_input_dim": 128, "decoder_output_dim": 128,
+               "decoder_ffn_embed_dim": 512, "decoder_attention_heads": 4, "share_decoder_input_output_embed": True,
                "dropout": 0.1},
         task={"tokens_per_sample": 128, "sample_break_mode": "none"},
         **{**_cpu_deep_schedule(1500), "optimizer": {**_ADAM, "weight_decay": 0.01}}),

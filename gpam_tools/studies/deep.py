@@ -3,7 +3,7 @@
 Parts (runs go seed by seed across the parts named; see the plan for the order they are run in):
   pilot-mt   deen_docs de->en, cpu-deep Transformer (6+6 layers), pre-LN, softmax and daGPAM fixed,
              first seed only, --pilot-mt-updates long, validated every 250 updates: decides --mt-updates
-  pilot-lm   en_lm, cpu-deep transformer_lm (8 layers), the same two systems, first seed only,
+  pilot-lm   en_lm, cpu-deep transformer_lm (8 layers, d=128), the same two systems, first seed only,
              --pilot-lm-updates long, validated every 250 updates: decides --lm-updates
   mt-preln   the primary comparison: deen_docs de->en, cpu-deep, pre-LN, softmax / daGPAM fixed lambda- 0.2
   lm         en_lm, cpu-deep, softmax / daGPAM fixed lambda- 0.2
@@ -13,8 +13,8 @@ Parts (runs go seed by seed across the parts named; see the plan for the order t
 
 Seeds: 1..--seeds-planned (default 10, the primary comparison's, from the plan's power calculation);
 the plan gives the LM 8 and the secondary parts 5 (`--seeds 1,2,3,4,5`); a pilot runs the first seed only.
-The translation model is 6+6 layers at d=128 so that the two runs of a seed fit in one 3-hour session side
-by side (the plan, section 11: pairs are never resumed across sessions).
+The models (6+6-layer translation, 8-layer LM) are d=128 wide so that a seed's two runs fit side by side in
+one 3-hour session (the plan, section 11: pairs of the main parts are not resumed across sessions).
 """
 
 from gpam_tools.studies import DAGPAM_FIXED, DAGPAM_LAYER, SOFTMAX, Part, Study
