@@ -61,3 +61,12 @@ def test_fewer_than_five_seeds_is_refused(data, tmp_path, capsys):
     assert cli.main(["study", "deep", "lm", "--list", "--seeds-planned", "3", "--out", str(tmp_path),
                      "--data-root", str(data)]) == 2
     assert "at least 5" in capsys.readouterr().err
+
+
+def test_the_alternatives_table_and_its_shallow_reference(data, tmp_path, capsys):
+    rows = listed(capsys, data, tmp_path, "alternatives", "shallow", "--seeds", "1,2,3")
+    paths = [p for _, p in rows]
+    systems = Counter(p.split("/")[2] for p in paths if "-L15-" in p)
+    assert systems == {s: 3 for s in ("softmax", "dagpam-fixed0.2", "dagpam-layer0.2", "non", "nap", "coda",
+                                      "diff", "cog")}
+    assert [p for p in paths if "-L2-" in p] == ["en_lm/cpu-deep-preln-L2-u1500/softmax/seed1"]

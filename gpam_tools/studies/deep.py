@@ -10,6 +10,9 @@ Parts (runs go seed by seed across the parts named; see the plan for the order t
   mt-layer   deen_docs as mt-preln, daGPAM with lambda- trainable per layer only: its baseline is
              mt-preln's softmax (same run path), so run mt-layer with or after mt-preln
   mt-postln  deen_docs as mt-preln, post-LN (softmax / daGPAM fixed), if compute allows
+  alternatives  en_lm, the cpu-deep LM at 15 layers, every attention variant (softmax, daGPAM fixed and
+             trainable, NON, NAP, CoDA, Diff, Cog), --lm-updates long (the plan: seeds 1-3)
+  shallow    en_lm, the cpu-deep LM at 2 layers, softmax, first seed only: what depth buys, beside the table
 
 Seeds: 1..--seeds-planned (default 10, the primary comparison's, from the plan's power calculation);
 the plan gives the LM 8 and the secondary parts 5 (`--seeds 1,2,3,4,5`); a pilot runs the first seed only.
@@ -18,6 +21,7 @@ one 3-hour session (the plan, section 11: pairs of the main parts are not resume
 """
 
 from gpam_tools.studies import DAGPAM_FIXED, DAGPAM_LAYER, SOFTMAX, Part, Study
+from gpam_tools.studies.alternatives import VARIANTS
 
 PRESET = "cpu-deep"
 PRIMARY = (SOFTMAX, DAGPAM_FIXED)
@@ -43,9 +47,9 @@ def study(mt_updates: int = 2000, lm_updates: int = 1500, pilot_mt_updates: int 
                     run={"preset": PRESET, "ln": ln, "src": "de", "tgt": "en", "max_update": updates,
                          "tag": tag, "extra_args": checks(every)})
 
-    def lm(name, updates, tag, every, seeds="all"):
-        return Part(name=name, datasets=("en_lm",), systems=PRIMARY, evaluate=lm_eval, seeds=seeds,
-                    run={"preset": PRESET, "max_update": updates, "tag": tag, "extra_args": checks(every)})
+    def lm(name, updates, tag, every, seeds="all", systems=PRIMARY, layers=()):
+        return Part(name=name, datasets=("en_lm",), systems=systems, evaluate=lm_eval, seeds=seeds,
+                    run={"preset": PRESET, "max_update": updates, "tag": tag, "extra_args": checks(every) + layers})
 
     return Study(
         name="deep", title="Deep study at CPU scale: softmax baseline vs daGPAM (6+6-layer translation, 8-layer LM)",
@@ -56,5 +60,9 @@ def study(mt_updates: int = 2000, lm_updates: int = 1500, pilot_mt_updates: int 
                mt("mt-preln", PRIMARY, "pre", mt_updates, f"u{mt_updates}", 250),
                lm("lm", lm_updates, f"u{lm_updates}", 250),
                mt("mt-layer", (DAGPAM_LAYER,), "pre", mt_updates, f"u{mt_updates}", 250),
-               mt("mt-postln", PRIMARY, "post", mt_updates, f"u{mt_updates}", 250)),
+               mt("mt-postln", PRIMARY, "post", mt_updates, f"u{mt_updates}", 250),
+               lm("alternatives", lm_updates, f"L15-u{lm_updates}", 250, systems=VARIANTS,
+                  layers=("--decoder-layers", "15")),
+               lm("shallow", lm_updates, f"L2-u{lm_updates}", 250, seeds="first", systems=(SOFTMAX,),
+                  layers=("--decoder-layers", "2"))),
         default_parts=())
