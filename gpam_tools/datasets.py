@@ -12,25 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-from gpam_tools.recipes import FAMILIES, TRANSLATION
+from gpam_tools.recipes import FAMILIES, TRANSLATION, full_models
 
 
 class DataError(Exception):
     """The data directory breaks the contract; the message says how to fix it."""
 
 
-# where the shipped datasets come from: only for the hint in a message
-_SHIPPED_PREPARE_SCRIPTS = {
-    "iwslt14.de-en": "prepare-iwslt14.sh",
-    "wmt14.en-de": "prepare-wmt14.sh",
-    "wikitext-103": "prepare-wikitext103.sh",
-    "ptb": "prepare-ptb.sh",
-}
-
-
 def prepare_hint(dataset: str) -> str:
-    script = _SHIPPED_PREPARE_SCRIPTS.get(dataset, f"prepare-offline.sh {dataset}")
-    return f"run `bash data-prep/{script}` (see README, 'Data preparation')"
+    return (f"run `gpam prepare {dataset}` (a benchmark or a shipped corpus; `gpam prepare custom --help` "
+            f"for your own)")
 
 
 @dataclass(frozen=True)
@@ -47,6 +38,7 @@ class Dataset:
     tokenizer: str             # "moses" | "none": what detokenising the output needs
     train_lines: Optional[int]
     test_lines: Optional[int]
+    full_model: Optional[str] = None   # prep-info's default full-size recipe, if it names one of the family's
 
     @property
     def raw_test_reference(self) -> Path:
@@ -93,7 +85,7 @@ def read_prep_info(data_bin: Path) -> dict:
         langs = langs.replace("-", " ").split()
     if not isinstance(langs, list) or not all(isinstance(x, str) and x.isalnum() for x in langs):
         raise DataError(f"{info_path} lists languages {langs!r}; each must be a language code "
-                        f"(letters and digits); rebuild it with data-prep/")
+                        f"(letters and digits); {prepare_hint(dataset)} with --force")
     info["langs"] = list(langs)
     return info
 
@@ -138,7 +130,7 @@ def load(data_bin, task: Optional[str] = None, src: Optional[str] = None, tgt: O
     if info["task"] == TRANSLATION:
         if len(langs) != 2:
             raise DataError(f"{data_bin}/prep-info.json lists languages {langs}; a translation "
-                            f"dataset needs exactly two; rebuild it with data-prep/")
+                            f"dataset needs exactly two; {prepare_hint(data_bin.name)} with --force")
         src = src or (langs[0] if tgt in (None, langs[1]) else langs[1])
         tgt = tgt or (langs[1] if src == langs[0] else langs[0])
         if {src, tgt} != set(langs) or src == tgt:
@@ -157,7 +149,12 @@ def load(data_bin, task: Optional[str] = None, src: Optional[str] = None, tgt: O
             raise DataError(f"{data_bin} lacks {name}; {prepare_hint(data_bin.name)} with --force")
     lines = info.get("lines") or info.get("line_counts") or {}
     lines = lines if isinstance(lines, dict) else {}
+    full_model = info.get("full_model")
+    if full_model is not None and full_model not in full_models(info["task"]):
+        raise DataError(f"{data_bin}/prep-info.json names full_model {full_model!r}, which is no "
+                        f"{info['task']} recipe ({', '.join(full_models(info['task']))}); {prepare_hint(data_bin.name)} with --force")
     # the directory's name, not prep-info's "dataset" entry, names the runs: it is what --data-root finds
     return Dataset(name=data_bin.name, data_bin=data_bin, task=info["task"], langs=langs, src=src, tgt=tgt,
                    bpe=bpe_kind(info), tokenizer=tokenizer_kind(info),
-                   train_lines=_count(lines.get("train"), tgt), test_lines=_count(lines.get("test"), tgt))
+                   train_lines=_count(lines.get("train"), tgt), test_lines=_count(lines.get("test"), tgt),
+                   full_model=full_model)

@@ -144,12 +144,12 @@ def evaluate_translation(target, data_root=None, *, checkpoint="best", average=0
     src, tgt = dataset.src, dataset.tgt
     raw_ref = dataset.raw_test_reference
     if not raw_ref.is_file() or raw_ref.stat().st_size == 0:
-        raise EvaluationError(f"raw test references {raw_ref} are missing (needed for sacreBLEU); re-run the "
-                              f"dataset's data-prep script with --force")
+        raise EvaluationError(f"raw test references {raw_ref} are missing (needed for sacreBLEU); "
+                              f"{datasets.prepare_hint(dataset.name)} with --force")
     ref_lines = len(raw_ref.read_text(encoding="utf-8").splitlines())
     if dataset.test_lines is not None and dataset.test_lines != ref_lines:
         raise EvaluationError(f"{raw_ref} has {ref_lines} lines but prep-info.json counts {dataset.test_lines} "
-                              f"test lines; re-run the data-prep script with --force")
+                              f"test lines; {datasets.prepare_hint(dataset.name)} with --force")
     if compound_split == "auto":
         compound_split = "yes" if tgt == "de" and facts.arch.replace("gpam_", "", 1) in COMPOUND_SPLIT_ARCHS else "no"
     remove_bpe = {"sentencepiece": ["--remove-bpe", "sentencepiece"], "subword_nmt": ["--remove-bpe"]}.get(dataset.bpe, [])

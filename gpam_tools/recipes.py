@@ -170,14 +170,18 @@ def full_models(family: str) -> List[str]:
     return [name for (fam, name) in RECIPES if fam == family and name not in PRESETS]
 
 
-def default_full_model(family: str, train_lines: Optional[int] = None) -> str:
+def default_full_model(family: str, train_lines: Optional[int] = None, named: Optional[str] = None) -> str:
+    """The data's own choice (prep-info.json's ``full_model``) if it names one, else: ``lm`` for
+    language models; for translation ``iwslt``, or ``base`` from LARGE_TRANSLATION_LINES training pairs."""
+    if named:
+        return named
     if family == LANGUAGE_MODELING:
         return "lm"
     return "base" if (train_lines or 0) >= LARGE_TRANSLATION_LINES else "iwslt"
 
 
 def resolve(family: str, preset: str, model: Optional[str] = None, ln: Optional[str] = None,
-            train_lines: Optional[int] = None) -> Tuple[str, str, Recipe]:
+            train_lines: Optional[int] = None, named_default: Optional[str] = None) -> Tuple[str, str, Recipe]:
     """(model name, ln, recipe) for a family and preset, with ``gpam train``'s defaults and refusals."""
     if family not in FAMILIES:
         raise RecipeError(f"model family {family!r} has no recipes; the families are {', '.join(FAMILIES)}")
@@ -188,10 +192,10 @@ def resolve(family: str, preset: str, model: Optional[str] = None, ln: Optional[
     if model is not None and model not in names:
         raise RecipeError(f"--model {model} does not exist for {family} data; choose one of: {' '.join(names)}")
     if preset != "full":
-        if model is not None and model != default_full_model(family, train_lines):
+        if model is not None and model != default_full_model(family, train_lines, named_default):
             raise RecipeError(f"--model {model} is a full-size model; drop --preset {preset} or --model")
         model = preset
-    model = model or default_full_model(family, train_lines)
+    model = model or default_full_model(family, train_lines, named_default)
     if (family, model) not in RECIPES:  # a preset for one family only (demo: translation)
         raise RecipeError(f"--preset {preset} has no {family} recipe; choose one of: "
                           f"full {' '.join(p for p in PRESETS if (family, p) in RECIPES)}")

@@ -122,7 +122,8 @@ def resolve(spec: RunSpec, data_root) -> ResolvedRun:
         raise RunError(f"--lambda-mode must be fixed, layer or head, not '{lambda_mode}'")
     try:
         data = datasets.load(datasets.data_bin_of(Path(data_root).absolute(), spec.dataset), src=spec.src, tgt=spec.tgt)
-        model, ln, recipe = recipes.resolve(data.task, spec.preset, spec.model, spec.ln, data.train_lines)
+        model, ln, recipe = recipes.resolve(data.task, spec.preset, spec.model, spec.ln, data.train_lines,
+                                             data.full_model)
     except (datasets.DataError, recipes.RecipeError) as err:
         raise RunError(str(err)) from None
     system = f"dagpam-{lambda_mode}{lambda_neg}" if spec.attention == "dagpam" else spec.attention

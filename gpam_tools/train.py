@@ -171,38 +171,42 @@ def _int_option(text: Optional[str], option: str) -> Optional[int]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gpam train", usage="gpam train DATASET [options] [-- extra fairseq-train args]",
-        description="Train fairseq's softmax Transformer (baseline) or the same model with daGPAM attention "
-                    "on a prepared dataset (<data-root>/data-bin/DATASET; its prep-info.json says whether it "
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train fairseq's softmax Transformer (baseline) or the same model with daGPAM attention\n"
+                    "on a prepared dataset (<data-root>/data-bin/DATASET; its prep-info.json says whether it\n"
                     "is translation or language-modelling data).",
-        epilog="Runs go to <save-root>/<dataset>[.<src>-<tgt>]/<model>-<ln>ln[-<tag>]/<system>/seed<N>/.")
-    p.add_argument("dataset", metavar="DATASET", nargs="?", help="a dataset prepared by data-prep/")
+        epilog="Each run goes to\n  <save-root>/<dataset>[.<src>-<tgt>]/<model>-<ln>ln[-<tag>]/<system>/seed<N>/\n"
+               "and leaves there train.log, command.sh (the exact fairseq-train command), run-info.json\n"
+               "(scale, hardware, code fingerprint) and the checkpoints; it resumes from checkpoint_last.pt.")
+    p.add_argument("dataset", metavar="DATASET", nargs="?", help="a dataset prepared by gpam prepare")
     what = p.add_argument_group("what to train")
-    what.add_argument("--attention", default="dagpam", help="softmax (fairseq's own architecture) or dagpam "
+    what.add_argument("--attention", default="dagpam", metavar="softmax|dagpam", help="softmax (fairseq's own architecture) or dagpam "
                       "(the gpam_ architecture; default)")
-    what.add_argument("--preset", default="full", help="full = the published fairseq recipe (GPU scale, default); "
+    what.add_argument("--preset", default="full", metavar="full|cpu|tiny", help="full = the published fairseq recipe (GPU scale, default); "
                       "cpu = scaled down for a 2-core CPU; tiny = test-sized")
-    what.add_argument("--model", help="full-size model: iwslt, base, big (translation; default iwslt, or base from "
-                      f"{recipes.LARGE_TRANSLATION_LINES:,} training pairs), lm, lm8, lm15 (language models; default lm)")
-    what.add_argument("--ln", help="pre or post (default post for full/tiny translation, pre for cpu; "
+    what.add_argument("--model", metavar="NAME", help="full-size model: iwslt, base, big (translation), lm, lm8, lm15 (language "
+                      "models); default: the dataset's prep-info.json full_model, else iwslt (base from "
+                      f"{recipes.LARGE_TRANSLATION_LINES:,} training pairs) or lm")
+    what.add_argument("--ln", metavar="pre|post", help="pre or post (default post for full/tiny translation, pre for cpu; "
                       "language models are pre-LN only)")
-    what.add_argument("--src", help="translation source language (default: the dataset's order)")
-    what.add_argument("--tgt", help="translation target language")
+    what.add_argument("--src", metavar="L", help="translation source language (default: the dataset's order)")
+    what.add_argument("--tgt", metavar="L", help="translation target language")
     gpam = p.add_argument_group("daGPAM (refused with --attention softmax)")
-    gpam.add_argument("--lambda-neg", help="lambda- (default 0.2); lambda+ = 1 + lambda-")
-    gpam.add_argument("--lambda-mode", help="fixed, or trainable per layer / per head (default fixed)")
-    gpam.add_argument("--lambda-max", help="bound of a trainable lambda- (default 1.0)")
+    gpam.add_argument("--lambda-neg", metavar="X", help="lambda- (default 0.2); lambda+ = 1 + lambda-")
+    gpam.add_argument("--lambda-mode", metavar="fixed|layer|head", help="fixed, or trainable per layer / per head (default fixed)")
+    gpam.add_argument("--lambda-max", metavar="X", help="bound of a trainable lambda- (default 1.0)")
     runs = p.add_argument_group("schedule and runs")
-    runs.add_argument("--seeds", "--seed", default="1", help="one run per seed, in turn (default 1)")
-    runs.add_argument("--max-update", help="override the recipe's number of updates")
+    runs.add_argument("--seeds", "--seed", default="1", metavar="1,2,3", help="one run per seed, in turn (default 1)")
+    runs.add_argument("--max-update", metavar="N", help="override the recipe's number of updates")
     runs.add_argument("--dry-run", action="store_true", help="full-size model, a few updates (default 3) on "
                       "small batches, nothing saved")
-    runs.add_argument("--threads", help="torch threads of fairseq-train (OMP/MKL_NUM_THREADS)")
+    runs.add_argument("--threads", metavar="N", help="torch threads of fairseq-train (OMP/MKL_NUM_THREADS)")
     where = p.add_argument_group("where")
-    where.add_argument("--data-root", default=os.environ.get("DATA_ROOT") or str(REPO / "work"),
+    where.add_argument("--data-root", metavar="DIR", default=os.environ.get("DATA_ROOT") or str(REPO / "work"),
                        help="prepared data (default $DATA_ROOT or <repo>/work)")
-    where.add_argument("--save-root", default=os.environ.get("SAVE_ROOT") or str(REPO / "work" / "runs"),
+    where.add_argument("--save-root", metavar="DIR", default=os.environ.get("SAVE_ROOT") or str(REPO / "work" / "runs"),
                        help="runs (default $SAVE_ROOT or <repo>/work/runs)")
-    where.add_argument("--tag", default="", help="appended to the run's setting directory name")
+    where.add_argument("--tag", default="", metavar="NAME", help="appended to the run's setting directory name")
     where.add_argument("--tensorboard", action="store_true", help="also log to <run>/tensorboard")
     return p
 

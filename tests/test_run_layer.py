@@ -22,7 +22,7 @@ from standin_data import REPO
 COMMITTED = sorted(REPO.glob("results/**/run-info.json"))
 
 
-def fake_prepared(data_root: Path, name: str, task: str, langs, train_lines: int = 1000) -> Path:
+def fake_prepared(data_root: Path, name: str, task: str, langs, train_lines: int = 1000, **fields) -> Path:
     """A data-bin directory that satisfies the contract's checks (files present, prep-info.json)."""
     data_bin = data_root / "data-bin" / name
     data_bin.mkdir(parents=True, exist_ok=True)
@@ -34,7 +34,7 @@ def fake_prepared(data_root: Path, name: str, task: str, langs, train_lines: int
     for n in names:
         (data_bin / n).touch()
     (data_bin / "prep-info.json").write_text(json.dumps(
-        {"dataset": name, "task": task, "langs": list(langs), "lines": {"train": train_lines}}))
+        {"dataset": name, "task": task, "langs": list(langs), "lines": {"train": train_lines}, **fields}))
     (data_bin / "PREPARED").touch()
     return data_bin
 
@@ -126,6 +126,13 @@ def test_any_prepared_dataset_trains_by_its_prep_info(tmp_path):
     lm = resolve(RunSpec("ci_deen", preset="tiny", lambda_mode="head", lambda_neg=0.05), tmp_path)
     assert lm.data.task == "language_modeling" and lm.relative_dir == Path("ci_deen/tiny-preln/dagpam-head0.05/seed1")
     assert resolve(RunSpec("ci_deen", dry_run=True, tag="x"), tmp_path).relative_dir.parts[1] == "dryrun-lm-preln-x"
+    # the data's own default full-size recipe (prep-info.json's full_model) wins over the size rule
+    fake_prepared(tmp_path, "ptb", "language_modeling", ["en"], full_model="lm15")
+    assert resolve(RunSpec("ptb"), tmp_path).relative_dir.parts[1] == "lm15-preln"
+    assert resolve(RunSpec("ptb", model="lm8"), tmp_path).relative_dir.parts[1] == "lm8-preln"
+    fake_prepared(tmp_path, "odd", "language_modeling", ["en"], full_model="iwslt")
+    with pytest.raises(RunError, match="names full_model 'iwslt', which is no language_modeling recipe"):
+        resolve(RunSpec("odd"), tmp_path)
 
 
 @pytest.mark.parametrize("spec, message", [

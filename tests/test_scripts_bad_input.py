@@ -46,7 +46,7 @@ def test_missing_data_dir(tmp_path, trained):
     save_root, _ = trained
     before = tree_snapshot(save_root)
     proc = train(tmp_path / "nowhere", save_root, "ci_deen")
-    assert_refused(proc, "data-bin/ci_deen does not exist", "bash data-prep/prepare-offline.sh ci_deen", "--data-root")
+    assert_refused(proc, "data-bin/ci_deen does not exist", "run `gpam prepare ci_deen`", "--data-root")
     assert tree_snapshot(save_root) == before
 
 
@@ -54,11 +54,11 @@ def test_empty_and_incomplete_data_dir(tmp_path, data_root, trained):
     save_root, _ = trained
     before = tree_snapshot(save_root)
     (tmp_path / "data-bin" / "wmt14.en-de").mkdir(parents=True)
-    assert_refused(train(tmp_path, save_root, "wmt14.en-de"), "is empty", "bash data-prep/prepare-wmt14.sh")
+    assert_refused(train(tmp_path, save_root, "wmt14.en-de"), "is empty", "run `gpam prepare wmt14.en-de`")
     partial = tmp_path / "data-bin" / "ci_deen"
     shutil.copytree(data_root / "data-bin" / "ci_deen", partial)
     (partial / "PREPARED").unlink()  # an interrupted preparation
-    assert_refused(train(tmp_path, save_root, "ci_deen"), "incomplete (no PREPARED marker", "prepare-offline.sh ci_deen")
+    assert_refused(train(tmp_path, save_root, "ci_deen"), "incomplete (no PREPARED marker", "gpam prepare ci_deen")
     assert tree_snapshot(save_root) == before
 
 
