@@ -9,6 +9,7 @@ from typing import Dict, List
 
 import torch
 
+from gpam_tools.bench import gpu_timing
 from gpam_tools.bench.gpu_stage import StageResult
 from gpam_tools.bench.gpu_timing import TARGETS, Size
 
@@ -87,4 +88,5 @@ def render(command: str, machine: Dict[str, str], size: Size, stages: List[Stage
                 for kernel, calls in r["backends"][label].items():
                     lines.append(f"| {workload} | {label} | {kernel} | {calls} |")
         lines.append("")
+    lines += ["## Method\n", gpu_timing.__doc__.strip(), ""]
     return "\n".join(lines)

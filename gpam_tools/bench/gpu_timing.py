@@ -12,8 +12,8 @@ parser (architecture defaults, so dropout as the recipe has it) on made-up dicti
 
 One step = forward under autocast (fp16 on CUDA with a gradient scaler, bf16 on the CPU),
 token cross-entropy, backward, Adam. Peak memory: ``torch.cuda.max_memory_allocated`` above
-what was allocated before two steps (on the CPU, the resident high-water mark of
-``gpam_tools.bench.memory.measure_peak``). FLOPs: ``workloads.count_flops``. Kernels: the
+what was allocated before the first two steps (gradients, Adam state, activations; not the
+parameters), on the CPU the resident high-water mark of ``gpam_tools.bench.memory.measure_peak``. FLOPs: ``workloads.count_flops``. Kernels: the
 aten ops a ``torch.profiler`` trace of one step records, named by backend (BACKEND_OPS).
 """
 
@@ -177,6 +177,7 @@ def measure_workload(workload: str, size: Size, device: torch.device, workdir: P
                          "backends": {}, "length": size.length, "sentences": int(sample["target"].size(0))}
     for label, arch in (("baseline", base_arch), ("dagpam", gpam_arch)):
         torch.manual_seed(1)
+        (workdir / label).mkdir(parents=True, exist_ok=True)
         model = build_model(arch, task, vocab, extra, workdir / label).to(device)
         steps[label] = training_step(model, sample, device)
         result["peak"][label] = peak_memory(steps[label], device)  # first steps: Adam state included
@@ -195,7 +196,6 @@ def run_timing(device: torch.device, size: Size, workdir: Path) -> StageResult:
     clock = Stopwatch()
     data, lines, ok = {}, [], True
     for workload in PAIRS:
-        (workdir / workload).mkdir(parents=True, exist_ok=True)
         try:
             r = measure_workload(workload, size, device, workdir / workload.replace(" ", "_"))
         except Exception as error:  # e.g. out of memory: the finding, reported
