@@ -195,3 +195,27 @@ def test_future_mask_is_recognised_exactly():
     assert is_future_mask(changed, 5, 5)
     changed[0, 1] = 0.0  # modified in place after it was seen: checked again
     assert not is_future_mask(changed, 5, 5)
+
+
+def test_sdpa_path_keeps_two_activations_more_than_softmax_attention():
+    """Memory of the SDPA path's backward: softmax attention's saved tensors plus Q- and
+    O- = A- V (B x T x C each) and the second call's log-sum-exp; not ReLU(Q+) and not the
+    combined context (recomputed). Measured with fairseq's softmax module beside it, on CPU."""
+    from fairseq.modules import MultiheadAttention
+
+    from test_fast_paths import saved_bytes
+
+    t, bsz = 16, 4
+    x = randn(t, bsz, C, seed=4, device="cpu").requires_grad_(True)
+    for trainable in (False, True):
+        opts = dict(lambda_mode="head", lambda_max=0.9) if trainable else {}
+        torch.manual_seed(0)
+        dagpam = DagpamMultiheadAttention(C, H, self_attention=True, options=GpamOptions(lambda_neg=0.3, **opts))
+        torch.manual_seed(0)
+        softmax = MultiheadAttention(C, H, self_attention=True)
+        with force_backend("sdpa"):
+            fast = saved_bytes(lambda: dagpam(x, x, x, need_weights=False)[0])
+        base = saved_bytes(lambda: softmax(x, x, x, need_weights=False)[0])
+        unit = t * bsz * C * 4
+        allowance = 2 * unit + bsz * H * t * 4 + DH * DH * 4 + 64  # Q-, O-, a log-sum-exp, W-, lambdas
+        assert fast <= base + allowance, (fast / unit, base / unit)

@@ -36,8 +36,15 @@ softmax are formed in fp32 by every backend: flash, memory-efficient and cuDNN
 accumulate in fp32, and the math fallback upcasts fp16/bf16 inputs unless
 ``torch.backends.cuda.allow_fp16_bf16_reduction_math_sdp(True)`` was set.
 
-Everything here is plain autograd ops, so it runs under autocast and traces under
-``torch.compile(fullgraph=True)`` (the causal-mask test below is skipped while
+Memory: each SDPA call keeps its query, K, V, output and log-sum-exp, so next to
+softmax attention's activations this path keeps Q- and O- = A- V (two B x T x C
+tensors; the CPU flash path keeps one). Two small autograd Functions keep it from
+keeping more: Q- = ReLU(Q+) W- saves Q+ (kept by the first call anyway) instead of
+ReLU(Q+), and the combined, projected output saves O+ and O- (kept by the calls
+anyway) instead of the combined context, recomputing both in the backward pass.
+Under autocast and while torch.compile traces (inductor chooses what to recompute
+itself) the same math runs as plain autograd ops, so it traces under
+``torch.compile(fullgraph=True)`` (the causal-mask check below is skipped while
 compiling: the mask is then passed as a tensor).
 """
 
@@ -48,7 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from fairseq_gpam.modules.kernels.common import (
-    Lambda, combine_maps, head_lambda, merge_masks, negative_queries, to_time_major,
+    Lambda, autocast_on, combine_maps, head_lambda, merge_masks, negative_queries, to_time_major,
 )
 
 
@@ -82,9 +89,14 @@ def dagpam_sdpa(
         T x B x (H Dh), or T x B x C_out with ``out_weight``.
     """
     heads = q.size(1)
-    o_pos, o_neg = dual_sdpa(q, negative_queries(q, neg_query_weight), k, v,
-                             attn_mask=attn_mask, key_padding_mask=key_padding_mask, scale=scale)
-    context = to_time_major(combine_maps(o_pos, o_neg, head_lambda(lam_pos, heads), head_lambda(lam_neg, heads)))
+    lam_pos, lam_neg = head_lambda(lam_pos, heads), head_lambda(lam_neg, heads)
+    lean = not autocast_on(q) and not torch.compiler.is_compiling()
+    weight = neg_query_weight.to(q.dtype)
+    q_neg = _NegativeQueries.apply(q, weight) if lean else negative_queries(q, weight)
+    o_pos, o_neg = dual_sdpa(q, q_neg, k, v, attn_mask=attn_mask, key_padding_mask=key_padding_mask, scale=scale)
+    if out_weight is not None and lean:
+        return _CombineProject.apply(o_pos, o_neg, lam_pos, lam_neg, out_weight, out_bias)
+    context = to_time_major(combine_maps(o_pos, o_neg, lam_pos, lam_neg))
     return context if out_weight is None else F.linear(context, out_weight, out_bias)
 
 
@@ -108,6 +120,80 @@ def dual_sdpa(
     o_pos = F.scaled_dot_product_attention(q_pos, k, v, attn_mask=mask, is_causal=causal, scale=scale)
     o_neg = F.scaled_dot_product_attention(q_neg, k, v, attn_mask=mask, is_causal=causal, scale=scale)
     return o_pos, o_neg
+
+
+class _NegativeQueries(torch.autograd.Function):
+    """Q- = ReLU(Q+) W- (q B x H x T x Dh, weight G x Dh x Dh), saving Q+ instead of ReLU(Q+)."""
+
+    @staticmethod
+    def forward(ctx, q: Tensor, weight: Tensor) -> Tensor:
+        ctx.save_for_backward(q, weight)
+        return negative_queries(q, weight)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        q, weight = ctx.saved_tensors
+        grad = grad.to(q.dtype)
+        head_dim = q.size(-1)
+        grad_q = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            if weight.size(0) == 1:
+                through = torch.matmul(grad, weight[0].t())
+            else:
+                through = torch.einsum("bhte,hde->bhtd", grad, weight)
+            grad_q = through.masked_fill(q <= 0, 0.0)  # ReLU's backward
+        if ctx.needs_input_grad[1]:
+            relu_q = torch.relu(q)
+            if weight.size(0) == 1:
+                grad_weight = (relu_q.reshape(-1, head_dim).t() @ grad.reshape(-1, head_dim)).unsqueeze(0)
+            else:
+                grad_weight = torch.einsum("bhtd,bhte->hde", relu_q, grad)
+        return grad_q, grad_weight
+
+
+class _CombineProject(torch.autograd.Function):
+    """(lambda+ O+ - lambda- O-) Wo^T + bo, time-major T x B x C_out, from O+ and O-
+    (B x H x T x Dh each), saving those (which the SDPA calls keep anyway) instead of the
+    combined context; lambdas: floats or G x 1 x 1 tensors (:func:`head_lambda`)."""
+
+    @staticmethod
+    def forward(ctx, o_pos: Tensor, o_neg: Tensor, lam_pos: Lambda, lam_neg: Lambda, weight: Tensor,
+                bias: Optional[Tensor]) -> Tensor:
+        context = to_time_major(combine_maps(o_pos, o_neg, lam_pos, lam_neg)).to(weight.dtype)
+        lams = [lam if torch.is_tensor(lam) else None for lam in (lam_pos, lam_neg)]
+        ctx.float_lams = [None if torch.is_tensor(lam) else lam for lam in (lam_pos, lam_neg)]
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(o_pos, o_neg, weight, *lams)
+        return F.linear(context, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        o_pos, o_neg, weight, lam_pos_t, lam_neg_t = ctx.saved_tensors
+        lam_pos = ctx.float_lams[0] if lam_pos_t is None else lam_pos_t
+        lam_neg = ctx.float_lams[1] if lam_neg_t is None else lam_neg_t
+        bsz, heads, tgt_len, head_dim = o_pos.shape
+        grad = grad.to(weight.dtype)
+        grad_context = torch.matmul(grad, weight)  # T x B x H Dh
+        grad_heads = grad_context.view(tgt_len, bsz, heads, head_dim).permute(1, 2, 0, 3).to(o_pos.dtype)
+        grad_pos, grad_neg = lam_pos * grad_heads, -lam_neg * grad_heads
+        grad_weight = grad_bias = grad_lam_pos = grad_lam_neg = None
+        if ctx.needs_input_grad[4]:
+            context = to_time_major(combine_maps(o_pos, o_neg, lam_pos, lam_neg)).to(weight.dtype)
+            grad_weight = grad.flatten(0, 1).t() @ context.flatten(0, 1)
+        if ctx.has_bias and ctx.needs_input_grad[5]:
+            grad_bias = grad.sum(dim=(0, 1))
+        if ctx.needs_input_grad[2]:
+            grad_lam_pos = _per_lambda((grad_heads * o_pos).sum(dim=(0, 2, 3), dtype=torch.float32), lam_pos)
+        if ctx.needs_input_grad[3]:
+            grad_lam_neg = _per_lambda(-(grad_heads * o_neg).sum(dim=(0, 2, 3), dtype=torch.float32), lam_neg)
+        return grad_pos.to(o_pos.dtype), grad_neg.to(o_neg.dtype), grad_lam_pos, grad_lam_neg, grad_weight, grad_bias
+
+
+def _per_lambda(per_head: Tensor, lam: Tensor) -> Tensor:
+    """A per-head (H) gradient summed to a G x 1 x 1 lambda (G = 1 or H), in its dtype."""
+    if lam.numel() == 1:
+        per_head = per_head.sum()
+    return per_head.reshape(lam.shape).to(lam.dtype)
 
 
 # fairseq builds its future mask once per decoder and hands out views of it: remember the
