@@ -197,6 +197,10 @@ def write_tables(study: Study, out: Path, data_root: Path, wall_seconds: Optiona
     elif study.note_file:
         note = in_repo(study.note_file).read_text(encoding="utf-8")
     summary, _ = collect([out / "runs"], out, [out / "refs"], study.title, note)
+    if study.report is not None:  # the study's own account of its tables (the demo's), printed instead
+        text = study.report(out, data_root)
+        (out / "report.md").write_text(text, encoding="utf-8")
+        return printed + text
     return printed + to_markdown(summary, PRINTED_COLUMNS)
 
 

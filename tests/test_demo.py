@@ -100,3 +100,13 @@ def assert_refused(proc, phrase):
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
     assert "Traceback" not in proc.stderr and phrase in proc.stderr, proc.stderr[-2000:]
     assert "Start iterating" not in proc.stdout + proc.stderr  # no training started
+
+
+def test_demo_reports_one_seed_without_a_winner_with_translations_and_the_multi_seed_verdict(demo):
+    out, proc = demo
+    report = (out / "report.md").read_text()
+    assert report in proc.stdout
+    assert "one seed: no conclusion" in report and "unigram model" in report
+    assert "better mean" not in report and "bootstrap" not in report
+    assert "reference" in report and "softmax" in report and "dagpam-fixed0.2" in report
+    assert "results/comparison" in report and "verdict" in report

@@ -116,6 +116,8 @@ class Study:
     keep_checkpoints  True: a finished run's checkpoints stay in WORK (for analyses of the trained
                  models); False: only its light files stay, in OUT/runs
     jobs         runs side by side (one torch thread each)
+    report       a function ``report(out, data_root) -> str`` run after the tables: its text is printed
+                 instead of the side-by-side table and written to OUT/report.md (the demo's report)
     default_parts  the parts run when none is named (None: all; (): the user must name at least one)
     """
 
@@ -130,6 +132,7 @@ class Study:
     fresh: bool = False
     keep_checkpoints: bool = False
     jobs: int = 1
+    report: Optional[Callable[[Any, Any], str]] = None
     default_parts: Optional[Tuple[str, ...]] = None
 
     def __post_init__(self):
