@@ -38,6 +38,16 @@ def head_lambda(lam: Lambda, num_heads: int) -> Lambda:
     return lam.reshape(-1, 1, 1)
 
 
+def sum_to_lambda(per_head: Optional[Tensor], shape) -> Optional[Tensor]:
+    """A per-head gradient (H values) summed to a lambda's shape (:func:`head_lambda`:
+    G x 1 x 1 with G = 1 or H); None for a float lambda (shape None)."""
+    if per_head is None or shape is None:
+        return None
+    if torch.Size(shape).numel() == 1:
+        per_head = per_head.sum()
+    return per_head.reshape(shape)
+
+
 def is_one(lam: Lambda) -> bool:
     return not torch.is_tensor(lam) and lam == 1.0
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from fairseq_gpam.modules.kernels.common import (
-    Lambda, autocast_on, combine_maps, head_lambda, merge_masks, to_time_major,
+    Lambda, autocast_on, combine_maps, head_lambda, merge_masks, sum_to_lambda, to_time_major,
 )
 
 _FLASH_CPU = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
@@ -321,7 +321,7 @@ class _CombineDualHeads(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         both, lam_pos, lam_neg = _saved_lambdas(ctx)
         grad_both, grad_pos, grad_neg = _combine_backward(grad, ctx.shape, both, lam_pos, lam_neg)
-        return grad_both, _reduce_to(grad_pos, ctx.lam_shapes[0]), _reduce_to(grad_neg, ctx.lam_shapes[1])
+        return grad_both, sum_to_lambda(grad_pos, ctx.lam_shapes[0]), sum_to_lambda(grad_neg, ctx.lam_shapes[1])
 
 
 class _CombineProject(torch.autograd.Function):
@@ -352,8 +352,8 @@ class _CombineProject(torch.autograd.Function):
         grad_both, grad_pos, grad_neg = _combine_backward(
             grad_context, both.shape, both if ctx.lam_grads else None, lam_pos, lam_neg
         )
-        return (grad_both, grad_weight, grad_bias, _reduce_to(grad_pos, ctx.lam_shapes[0]),
-                _reduce_to(grad_neg, ctx.lam_shapes[1]))
+        return (grad_both, grad_weight, grad_bias, sum_to_lambda(grad_pos, ctx.lam_shapes[0]),
+                sum_to_lambda(grad_neg, ctx.lam_shapes[1]))
 
 
 def _save_lambdas(ctx, lam_pos: Lambda, lam_neg: Lambda, both: Optional[Tensor], *more: Tensor) -> None:
@@ -369,12 +369,3 @@ def _saved_lambdas(ctx):
     if ctx.float_lams is not None:
         lam_pos, lam_neg = ctx.float_lams
     return (both, lam_pos, lam_neg, *more)
-
-
-def _reduce_to(per_head: Optional[Tensor], shape) -> Optional[Tensor]:
-    """A per-head gradient summed to a lambda of 1 or H values, in the lambda's shape."""
-    if per_head is None or shape is None:
-        return None
-    if torch.Size(shape).numel() == 1:
-        per_head = per_head.sum()
-    return per_head.reshape(shape)

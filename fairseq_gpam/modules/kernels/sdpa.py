@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from fairseq_gpam.modules.kernels.common import (
-    Lambda, autocast_on, combine_maps, head_lambda, merge_masks, negative_queries, to_time_major,
+    Lambda, autocast_on, combine_maps, head_lambda, merge_masks, negative_queries, sum_to_lambda, to_time_major,
 )
 
 
@@ -183,17 +183,11 @@ class _CombineProject(torch.autograd.Function):
         if ctx.has_bias and ctx.needs_input_grad[5]:
             grad_bias = grad.sum(dim=(0, 1))
         if ctx.needs_input_grad[2]:
-            grad_lam_pos = _per_lambda((grad_heads * o_pos).sum(dim=(0, 2, 3), dtype=torch.float32), lam_pos)
+            grad_lam_pos = sum_to_lambda((grad_heads * o_pos).sum(dim=(0, 2, 3), dtype=torch.float32), lam_pos.shape)
         if ctx.needs_input_grad[3]:
-            grad_lam_neg = _per_lambda(-(grad_heads * o_neg).sum(dim=(0, 2, 3), dtype=torch.float32), lam_neg)
+            grad_lam_neg = sum_to_lambda(-(grad_heads * o_neg).sum(dim=(0, 2, 3), dtype=torch.float32),
+                                         lam_neg.shape)
         return grad_pos.to(o_pos.dtype), grad_neg.to(o_neg.dtype), grad_lam_pos, grad_lam_neg, grad_weight, grad_bias
-
-
-def _per_lambda(per_head: Tensor, lam: Tensor) -> Tensor:
-    """A per-head (H) gradient summed to a G x 1 x 1 lambda (G = 1 or H), in its dtype."""
-    if lam.numel() == 1:
-        per_head = per_head.sum()
-    return per_head.reshape(lam.shape).to(lam.dtype)
 
 
 # fairseq builds its future mask once per decoder and hands out views of it: remember the
