@@ -225,10 +225,6 @@ def system_fields(family: str, ln: str, attention: str, lambda_neg: str, lambda_
     return fields
 
 
-def _arg_value(value) -> str:
-    return str(value)
-
-
 def fairseq_args(family: str, recipe: Recipe, extra_model: Dict[str, object], attention: str) -> List[str]:
     """``fairseq-train`` arguments of a recipe (data, save dir, seed and logging are the caller's)."""
     argv = ["--task", family, "--arch", ("gpam_" if attention != "softmax" else "") + recipe.arch,
@@ -244,7 +240,7 @@ def fairseq_args(family: str, recipe: Recipe, extra_model: Dict[str, object], at
             if value is True:
                 argv.append(flag)
             elif value is not False:
-                argv += [flag, _arg_value(value)]
+                argv += [flag, str(value)]
     return argv
 
 
