@@ -20,9 +20,11 @@ is decided here, by :func:`choose_backend`, from the call alone:
 :func:`force_backend` overrides the last two rows (tests, benchmarks, the GPU check).
 
 Three functions serve the three ways the attention module calls in:
-:func:`dual_softmax_attention` (queries Q+ and Q- given, scaled; weights and dropout
-possible), :func:`dual_softmax_attention_heads` (training/scoring: W- given, time-major
-result, the output projection fused) and :func:`dual_softmax_attention_decode`.
+:func:`dual_softmax_attention_heads` (training and scoring: Q+ and W- given, time-major
+result, the output projection fused: ``cpu_flash`` or ``sdpa``),
+:func:`dual_softmax_attention_decode` (the caller's incremental step: ``decode``) and
+:func:`dual_softmax_attention` (Q+ and Q- given, scaled; ``reference``, or ``sdpa``
+when neither weights nor dropout are needed).
 """
 
 from contextlib import contextmanager
