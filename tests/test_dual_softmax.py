@@ -62,7 +62,7 @@ def blocked_from(attn_mask, key_padding_mask):
 
 @pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("use_causal,use_padding", [(False, False), (True, False), (False, True), (True, True)])
-def test_kernel_matches_naive_reference(fused, use_causal, use_padding):
+def test_kernel_matches_naive_reference(fused, use_causal, use_padding, device):
     q_pos, q_neg, k, v = inputs()
     causal, padding = masks()
     attn_mask = causal if use_causal else None
@@ -74,7 +74,7 @@ def test_kernel_matches_naive_reference(fused, use_causal, use_padding):
     torch.testing.assert_close(got.context.double(), want, atol=2e-5, rtol=1e-4)
 
 
-def test_weights_match_reference_and_rows_sum_to_one():
+def test_weights_match_reference_and_rows_sum_to_one(device):
     q_pos, q_neg, k, v = inputs(1)
     causal, padding = masks()
     got = dual_softmax_attention(q_pos, q_neg, k, v, 1.25, 0.25, attn_mask=causal, key_padding_mask=padding,
@@ -89,7 +89,7 @@ def test_weights_match_reference_and_rows_sum_to_one():
     assert got.weights.min() >= -0.25 - 1e-6 and got.weights.max() <= 1.25 + 1e-6
 
 
-def test_lambda_zero_has_no_negative_weights():
+def test_lambda_zero_has_no_negative_weights(device):
     q_pos, q_neg, k, v = inputs(2)
     got = dual_softmax_attention(q_pos, q_neg, k, v, 1.0, 0.0, need_weights=True)
     assert (got.weights >= 0).all()
@@ -98,7 +98,7 @@ def test_lambda_zero_has_no_negative_weights():
 
 
 @pytest.mark.parametrize("fused", [True, False])
-def test_padded_keys_get_exactly_zero_weight_and_no_influence(fused):
+def test_padded_keys_get_exactly_zero_weight_and_no_influence(fused, device):
     q_pos, q_neg, k, v = inputs(3)
     _, padding = masks()
     res = dual_softmax_attention(q_pos, q_neg, k, v, 1.3, 0.3, key_padding_mask=padding, need_weights=True)
@@ -113,7 +113,7 @@ def test_padded_keys_get_exactly_zero_weight_and_no_influence(fused):
 
 
 @pytest.mark.parametrize("fused", [True, False])
-def test_fully_padded_rows_stay_finite(fused):
+def test_fully_padded_rows_stay_finite(fused, device):
     q_pos, q_neg, k, v = inputs(4)
     padding = torch.zeros(B, S, dtype=torch.bool)
     padding[0] = True
@@ -126,7 +126,7 @@ def test_fully_padded_rows_stay_finite(fused):
     assert all(torch.isfinite(p.grad).all() for p in (q_pos, q_neg, k, v))
 
 
-def test_float_and_bool_masks_agree():
+def test_float_and_bool_masks_agree(device):
     q_pos, q_neg, k, v = inputs(5)
     causal, padding = masks()
     as_bool = dual_softmax_attention(q_pos, q_neg, k, v, 1.2, 0.2, attn_mask=torch.isinf(causal),
@@ -136,7 +136,7 @@ def test_float_and_bool_masks_agree():
     torch.testing.assert_close(as_bool.context, as_float.context)
 
 
-def test_gradients_match_finite_differences():
+def test_gradients_match_finite_differences(device):
     # a small slice keeps the finite-difference Jacobian cheap
     q_pos, q_neg, k, v = (t[:2, :2, :, :4].double().requires_grad_(True) for t in inputs(6))
     lam = torch.tensor([0.2, 0.5], dtype=torch.float64, requires_grad=True)
@@ -149,7 +149,7 @@ def test_gradients_match_finite_differences():
     assert torch.autograd.gradcheck(f, (q_pos, q_neg, k, v, lam), eps=1e-6, atol=1e-5)
 
 
-def test_dropout_acts_on_the_combined_map():
+def test_dropout_acts_on_the_combined_map(device):
     q_pos, q_neg, k, v = inputs(7)
     torch.manual_seed(0)
     dropped = dual_softmax_attention(q_pos, q_neg, k, v, 1.2, 0.2, dropout_p=0.5)
@@ -162,7 +162,7 @@ def test_dropout_acts_on_the_combined_map():
     assert (mean - full.context).abs().mean() < 0.1 * full.context.abs().mean()
 
 
-def test_lambda_with_wrong_number_of_values_is_refused():
+def test_lambda_with_wrong_number_of_values_is_refused(device):
     q_pos, q_neg, k, v = inputs()
     with pytest.raises(ValueError, match="num_heads"):
         dual_softmax_attention(q_pos, q_neg, k, v, torch.ones(3), torch.zeros(3))

@@ -239,7 +239,7 @@ DECODE_LAMBDAS = {
 @pytest.mark.parametrize("case", ["none", "padding", "a fully padded row"])
 @pytest.mark.parametrize("groups", [1, H])
 @pytest.mark.parametrize("lambdas", list(DECODE_LAMBDAS))
-def test_decode_path_matches_reference(dtype, case, groups, lambdas):
+def test_decode_path_matches_reference(dtype, case, groups, lambdas, device):
     """The incremental-decoding path (two query rows per sentence, e.g. beam hypotheses)."""
     _, kpm = mask_case(case)
     kpm = None if kpm is None else kpm.bool()
@@ -308,7 +308,7 @@ def fwd_bwd(module, query, key, grad_out, **kwargs):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("lambda_mode,sharing", [("fixed", "module"), ("head", "head"), ("layer", "module")])
 @pytest.mark.parametrize("position", ["encoder_self", "decoder_self", "encoder_decoder"])
-def test_module_auto_matches_reference_in_training(dtype, lambda_mode, sharing, position):
+def test_module_auto_matches_reference_in_training(dtype, lambda_mode, sharing, position, device):
     causal, padding = masks(T, T)
     if position == "encoder_decoder":
         auto, ref = module_pair(dtype, lambda_mode, sharing, encoder_decoder_attention=True)
@@ -334,7 +334,7 @@ def test_module_auto_matches_reference_in_training(dtype, lambda_mode, sharing, 
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_incremental_decoding_with_fast_path_matches_full_reference(dtype):
+def test_incremental_decoding_with_fast_path_matches_full_reference(dtype, device):
     """Decoder self- and encoder-decoder attention step by step (cache, static_kv, beam
     reorder) against the reference module run once over the whole sequence."""
     steps, src_pad = T, masks()[1]
@@ -429,7 +429,7 @@ def test_fast_path_saves_less_than_reference_and_at_most_one_extra_activation(de
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kernel", ["auto", "reference"])
 @pytest.mark.parametrize("need_weights", [False, True])
-def test_beam_shared_encoder_keys_match_a_cache_per_hypothesis(dtype, kernel, need_weights):
+def test_beam_shared_encoder_keys_match_a_cache_per_hypothesis(dtype, kernel, need_weights, device):
     """Beam search with set_beam_size(beam): encoder keys projected and cached once per
     sentence (as fairseq does) give each hypothesis the same output and weights as a
     cache per hypothesis, through reordering within sentences and a shrinking batch."""
