@@ -39,7 +39,7 @@ endif
 	$(BIN)/pip install --quiet --no-build-isolation fairseq-fixed==0.12.3.1
 	$(BIN)/pip install --quiet --no-build-isolation -e ".[test]"
 	@$(BIN)/python -c "import torch; print('torch build installed:', torch.__version__, 'CUDA ' + torch.version.cuda if torch.version.cuda else 'CPU only')"
-	touch $(STAMP)
+	@touch $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
