@@ -88,6 +88,7 @@ def train_tiny(data: Path, task: str, precision: str, device: torch.device, upda
     from fairseq_cli import train
 
     argv = [str(data), "--user-dir", str(REPO / "fairseq_gpam"), *TASKS[task], *COMMON,
+            "--save-dir", str(data / f"checkpoints-{precision}"),  # fairseq checks it is writable even with --no-save
             "--max-update", str(updates), f"--{precision}"] + (["--cpu"] if device.type == "cpu" else [])
     cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), argv))
     logger = logging.getLogger("fairseq.logging.progress_bar")
