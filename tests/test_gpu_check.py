@@ -3,6 +3,8 @@ the device as a parameter, so that its first run on a GPU is not its first run; 
 refusal where there is no CUDA."""
 
 import subprocess
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -10,9 +12,12 @@ import torch
 from conftest import REPO
 from gpam_tools import gpu_check
 from gpam_tools.bench.gpu_decoding import run_decoding
+from gpam_tools.bench.gpu_report import describe_device
+from gpam_tools.bench.gpu_stage import half_dtype
+from gpam_tools.bench.gpu_timing import peak_memory
 from gpam_tools.bench.gpu_device_tests import _summary_line, device_tests, run_device_tests
 from gpam_tools.bench.gpu_timing import SIZES
-from gpam_tools.bench.gpu_training import loss_falls, run_training
+from gpam_tools.bench.gpu_training import fairseq_train_args, loss_falls, run_training
 
 CPU = torch.device("cpu")
 FAST_DEVICE_TEST = "tests/test_gpam_attention.py::test_signed_weights_sum_to_one_and_match_output"
@@ -94,3 +99,23 @@ def test_timing_stage_and_report(tmp_path, capsys):
         assert f"| {workload} | dagpam | flash (CPU kernel) |" in report
         assert f"| {workload} | baseline | flash (CPU kernel) |" in report
     assert SIZES["tiny"].length == 16 and "4 x 16" in report
+
+
+def test_the_cuda_only_lines_call_apis_this_torch_has(monkeypatch):
+    """What only a GPU runs is run here against stand-ins of the same torch.cuda functions
+    (monkeypatch refuses a name torch.cuda does not have)."""
+    calls = []
+    for name in ("synchronize", "reset_peak_memory_stats"):
+        monkeypatch.setattr(torch.cuda, name, lambda *args, name=name: calls.append(name))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 1000)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 5000)
+    cuda = torch.device("cuda")
+    assert peak_memory(lambda: calls.append("step"), cuda) == 4000
+    assert calls == ["synchronize", "reset_peak_memory_stats", "step", "step"]
+    gpu = SimpleNamespace(name="Stand-in GPU", major=8, minor=0, total_memory=40 * 2**30)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: gpu)
+    assert describe_device(cuda)["device"] == "Stand-in GPU (compute capability 8.0, 40 GiB)"
+    assert half_dtype(cuda) == torch.float16 and half_dtype(CPU) == torch.bfloat16
+    on_gpu = fairseq_train_args(Path("data"), "translation", "fp16", cuda, 20)
+    assert "--fp16" in on_gpu and "--cpu" not in on_gpu and on_gpu[on_gpu.index("--max-update") + 1] == "20"
+    assert "--cpu" in fairseq_train_args(Path("data"), "translation", "amp", CPU, 20)

@@ -81,15 +81,20 @@ class _UpdateLosses(logging.Handler):
             self.losses.append(float(json.loads(message)["loss"]))
 
 
+def fairseq_train_args(data: Path, task: str, precision: str, device: torch.device, updates: int) -> List[str]:
+    """The fairseq-train arguments of one tiny run (``--cpu`` unless on CUDA)."""
+    return [str(data), "--user-dir", str(REPO / "fairseq_gpam"), *TASKS[task], *COMMON,
+            "--save-dir", str(data / f"checkpoints-{precision}"),  # fairseq checks it is writable even with --no-save
+            "--max-update", str(updates), f"--{precision}"] + (["--cpu"] if device.type != "cuda" else [])
+
+
 def train_tiny(data: Path, task: str, precision: str, device: torch.device, updates: int) -> List[float]:
     """Per-update training losses (base 2) of a fairseq run with ``--{precision}`` on ``device``."""
     from fairseq import distributed_utils, options
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq_cli import train
 
-    argv = [str(data), "--user-dir", str(REPO / "fairseq_gpam"), *TASKS[task], *COMMON,
-            "--save-dir", str(data / f"checkpoints-{precision}"),  # fairseq checks it is writable even with --no-save
-            "--max-update", str(updates), f"--{precision}"] + (["--cpu"] if device.type == "cpu" else [])
+    argv = fairseq_train_args(data, task, precision, device, updates)
     cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), argv))
     logger = logging.getLogger("fairseq.logging.progress_bar")
     handler, level = _UpdateLosses(), logger.level
