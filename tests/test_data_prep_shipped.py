@@ -1,31 +1,25 @@
 """``gpam prepare`` for the corpora shipped in data-prep/corpora/ (offline), the run-level
-refusals (unwritable --data-root, a second preparation of one dataset), and the thin
-data-prep/prepare.sh wrapper."""
+refusals (unwritable --data-root, a second preparation of one dataset), and the list of names."""
 
 import lzma
 import os
 import shutil
-import subprocess
 
 import pytest
 
 from gpam_tools.prepare import lmsplit, moses, shipped
 from gpam_tools.prepare.errors import PrepError
-from prep_fixtures import (CORPORA, DATA_PREP, assert_contract, corpus, failed, lines, ok,
-                           prep_env, run, unbpe)
+from prep_fixtures import CORPORA, assert_contract, corpus, failed, lines, ok, run, unbpe
 from standin_data import held_lock
 
 
-def test_wrapper_passes_everything_to_gpam_prepare():
-    proc = subprocess.run(["bash", str(DATA_PREP / "prepare.sh"), "--help"], capture_output=True,
-                          text=True, env=prep_env(), timeout=60)
-    assert proc.returncode == 0, proc.stderr
+def test_gpam_prepare_lists_every_name_and_refuses_an_unknown_one(tmp_path):
+    listed = ok(run("--help", root=tmp_path / "root")).out
     for name in ("iwslt14.de-en", "wmt14.en-de", "wikitext-103", "ptb", "ci_deen", "deen_docs",
                  "ci_lm", "en_lm", "custom"):
-        assert f"  {name} " in proc.stdout
-    proc = subprocess.run(["bash", str(DATA_PREP / "prepare.sh"), "nope"], capture_output=True,
-                          text=True, env=prep_env(), timeout=60)
-    assert proc.returncode == 2 and "unknown dataset 'nope'" in proc.stderr
+        assert f"  {name} " in listed
+    failed(run("nope", root=tmp_path / "root"), "unknown dataset 'nope'", "custom for your own corpus")
+    assert not (tmp_path / "root").exists()
 
 
 def test_unwritable_data_root_and_a_second_preparation_are_refused(tmp_path):
