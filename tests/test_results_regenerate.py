@@ -19,7 +19,7 @@ COLLECTED = {
                               "comparison/superseded/NOTE.md"),
     "demo": ("demo/refs", "Offline demo: softmax baseline vs daGPAM", "demo/NOTE.md"),
 }
-NOT_FROM_COLLECT = {"NOTE.md", "README.md"}
+NOT_FROM_COLLECT = {"NOTE.md", "README.md", "report.md"}  # report.md: the demo's report (gpam demo-report)
 
 
 def tables(directory: Path) -> dict:
