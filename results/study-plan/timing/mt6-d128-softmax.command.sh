@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # usage: bash results/study-plan/timing/mt6-d128-softmax.command.sh   (from the repository root, after
-#        bash data-prep/prepare-offline.sh deen_docs; rewrites mt6-d128-softmax.log and mt6-d128-softmax.json beside this file)
+#        gpam prepare deen_docs; rewrites mt6-d128-softmax.log and mt6-d128-softmax.json beside this file)
 # A timing run of results/study-plan.md section 10 (first run on 2026-12-03, plugin of commit cc189a6).
 set -euo pipefail
 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 gpam throughput --log results/study-plan/timing/mt6-d128-softmax.log \
