@@ -116,6 +116,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return report_overheads([Path(a) for a in argv[1:]])
     ours, command = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     p = argparse.ArgumentParser(prog="gpam throughput", description=__doc__,
+                                usage="gpam throughput --log LOG [--json JSON] -- COMMAND ...\n"
+                                      "       gpam throughput --overhead TRAIN_LOG ... | --summary FIGURES.json ...",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--log", type=Path, required=True, help="where the command's output is kept")
     p.add_argument("--json", type=Path, help="also write the figures (and the command) to this JSON file")
