@@ -8,6 +8,7 @@ from a list of dataset names: any prepared dataset works. Nothing here writes.
 """
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
@@ -44,6 +45,11 @@ class Dataset:
     def raw_test_reference(self) -> Path:
         """The detokenised test references of the target language (sacreBLEU's input)."""
         return self.data_bin.parent.parent / "text" / self.data_bin.name / f"test.raw.{self.tgt}"
+
+
+def default_data_root() -> Path:
+    """Where datasets are prepared when no --data-root is given: $DATA_ROOT, else <repo>/work."""
+    return Path(os.environ.get("DATA_ROOT") or Path(__file__).resolve().parents[1] / "work")
 
 
 def data_bin_of(data_root, dataset: str) -> Path:

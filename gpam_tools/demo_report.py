@@ -24,6 +24,7 @@ from typing import Dict, List, Optional
 from gpam_tools.collect.grouping import metrics_of, setting_label, setting_of
 from gpam_tools.collect.reading import find_refs, read_runs
 from gpam_tools.collect.render import to_markdown
+from gpam_tools.datasets import default_data_root
 from gpam_tools.runs import REPO
 
 NO_CONCLUSION = "one seed: no conclusion"
@@ -149,7 +150,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="gpam demo-report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", type=Path, help="the demo's results directory (default of make demo: results/demo)")
-    p.add_argument("--data-root", type=Path, default=REPO / "work", help="where the data was prepared (default work)")
+    p.add_argument("--data-root", type=Path, default=default_data_root(),
+                   help="where the data was prepared (default $DATA_ROOT, else <repo>/work)")
     p.add_argument("--comparison", type=Path, default=REPO / "results" / "comparison",
                    help="the multi-seed comparison's results directory (default results/comparison)")
     args = p.parse_args(argv)

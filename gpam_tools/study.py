@@ -27,6 +27,7 @@ from typing import List, Optional
 
 from gpam_tools import study_runs
 from gpam_tools.collect.keep import replace_directory
+from gpam_tools.datasets import default_data_root
 from gpam_tools.runs import REPO, RunError, hold_lock, need_writable_dir
 from gpam_tools.studies import Study
 
@@ -76,7 +77,7 @@ def parser(module=None, name="NAME") -> argparse.ArgumentParser:
     p.add_argument("--seeds", help="comma-separated seeds (default: the study's)")
     p.add_argument("--jobs", help="runs at a time (default: the study's)")
     p.add_argument("--threads", default="1", help="torch threads per run (default 1)")
-    p.add_argument("--data-root", default=os.environ.get("DATA_ROOT") or str(REPO / "work"),
+    p.add_argument("--data-root", default=str(default_data_root()),
                    help="prepared data (default $DATA_ROOT or <repo>/work); missing shipped corpora are prepared")
     p.add_argument("--work", help="checkpoints; a cut-off run resumes from here (default: the study's)")
     p.add_argument("--out", help="kept logs and tables (default: the study's)")

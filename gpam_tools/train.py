@@ -19,6 +19,7 @@ from typing import List, Optional, TextIO
 
 from gpam_tools import recipes
 from gpam_tools.atomic import write_text_atomic
+from gpam_tools.datasets import default_data_root
 from gpam_tools.fingerprint import code_fingerprint
 from gpam_tools.runs import (REPO, ResolvedRun, RunError, RunSpec, hold_lock, need_writable_dir, resolve,
                              write_run_info)
@@ -202,7 +203,7 @@ def parser() -> argparse.ArgumentParser:
                       "small batches, nothing saved")
     runs.add_argument("--threads", metavar="N", help="torch threads of fairseq-train (OMP/MKL_NUM_THREADS)")
     where = p.add_argument_group("where")
-    where.add_argument("--data-root", metavar="DIR", default=os.environ.get("DATA_ROOT") or str(REPO / "work"),
+    where.add_argument("--data-root", metavar="DIR", default=str(default_data_root()),
                        help="prepared data (default $DATA_ROOT or <repo>/work)")
     where.add_argument("--save-root", metavar="DIR", default=os.environ.get("SAVE_ROOT") or str(REPO / "work" / "runs"),
                        help="runs (default $SAVE_ROOT or <repo>/work/runs)")

@@ -17,7 +17,7 @@ from typing import List, Optional
 import numpy as np
 
 from gpam_tools.atomic import write_json_atomic
-from gpam_tools.datasets import DataError, data_bin_of, load
+from gpam_tools.datasets import DataError, data_bin_of, default_data_root, load
 from gpam_tools.recipes import LANGUAGE_MODELING
 
 
@@ -52,7 +52,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="gpam unigram", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset", help="a prepared language-modelling dataset (its name under DATA_ROOT/data-bin)")
-    p.add_argument("--data-root", default="work", help="where the data was prepared (default work)")
+    p.add_argument("--data-root", default=str(default_data_root()),
+                   help="where the data was prepared (default $DATA_ROOT, else <repo>/work)")
     p.add_argument("--split", default="test", choices=("valid", "test"), help="split to score (default test)")
     p.add_argument("--json", type=Path, help="also write the result as JSON here")
     args = p.parse_args(argv)

@@ -15,10 +15,11 @@ import shlex
 import sys
 from typing import List, Optional
 
+from gpam_tools.datasets import default_data_root
+
 from . import run
 from .catalogue import CATALOGUE, Recipe
 from .errors import PrepError
-from .stage import default_data_root
 from .subword import METHODS
 
 # option group -> (option: dest), and the refusal when a recipe does not take that group
@@ -155,7 +156,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         check_options(recipe, a)
         return run.prepare(dataset=recipe.name, kind=recipe.kind, task=recipe.task,
                            full_model=recipe.full_model,
-                           data_root=a.data_root or default_data_root(), force=a.force,
+                           data_root=a.data_root or str(default_data_root()), force=a.force,
                            command=shlex.join(["gpam", "prepare", *argv]), build=recipe.build,
                            options=a)
     except PrepError as e:

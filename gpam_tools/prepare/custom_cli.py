@@ -19,10 +19,11 @@ import argparse
 import shlex
 from typing import List
 
+from gpam_tools.datasets import default_data_root
+
 from . import custom, custom_checks, run
 from .cli import add_run_options, positive_int
 from .errors import PrepError
-from .stage import default_data_root
 from .steps import default_tokenizer
 from .subword import METHODS
 
@@ -119,7 +120,7 @@ def check_task(a: argparse.Namespace) -> None:
 def main(argv: List[str]) -> int:
     """``gpam prepare custom [options]`` (``cli.main`` prints a PrepError and returns 2)."""
     a = build_parser().parse_args(argv)
-    a.data_root = a.data_root or default_data_root()
+    a.data_root = a.data_root or str(default_data_root())
     check_task(a)
     custom_checks.check_name(a.name, a.data_root, a.force)
     a.corpus = (custom_checks.translation(a) if a.task == "translation"

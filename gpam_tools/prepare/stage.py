@@ -48,12 +48,6 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def default_data_root() -> str:
-    """--data-root, else $DATA_ROOT, else <repo>/work (the repo holding this package)."""
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.environ.get("DATA_ROOT") or os.path.join(repo, "work")
-
-
 def is_prepared(data_root: str, dataset: str) -> bool:
     return os.path.isfile(os.path.join(data_root, "data-bin", dataset, "PREPARED"))
 
