@@ -26,10 +26,19 @@ def compose(path: Path, overrides=()):
 
     from fairseq.dataclass.initialize import hydra_init
 
+    from hydra.version import VersionBase
+
     GlobalHydra.instance().clear()
     hydra_init("config")
-    with initialize_config_dir(config_dir=str(path.parent), version_base=None):
-        cfg = hydra_compose(config_name=path.stem, overrides=list(overrides))
+    # version_base is process-wide: left at 1.3 it makes fairseq's own hydra.experimental
+    # calls raise in every later test of this process
+    saved = VersionBase.instance().version_base
+    try:
+        with initialize_config_dir(config_dir=str(path.parent), version_base=None):
+            cfg = hydra_compose(config_name=path.stem, overrides=list(overrides))
+    finally:
+        VersionBase.instance().version_base = saved
+        GlobalHydra.instance().clear()
     return OmegaConf.to_container(cfg, resolve=True)
 
 
