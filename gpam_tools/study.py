@@ -199,6 +199,8 @@ def write_tables(study: Study, out: Path, data_root: Path, wall_seconds: Optiona
         note = in_repo(study.note_file).read_text(encoding="utf-8")
     summary, _ = collect([out / "runs"], out, [out / "refs"], study.title, note)
     if study.report is not None:  # the study's own account of its tables (the demo's), printed instead
+        if wall_seconds is None and (out / "report.md").is_file():  # --collect-only keeps the run's report
+            return printed + (out / "report.md").read_text(encoding="utf-8")
         text = study.report(out, data_root)
         (out / "report.md").write_text(text, encoding="utf-8")
         return printed + text

@@ -41,8 +41,10 @@ def _metric_rows(setting, system, baseline, treated, ckpt, ref_dirs):
             for seed in sorted(set(base_vals) & set(sys_vals)):
                 p_values.append((seed, bootstrap_for(baseline, treated, seed, ckpt, ref_dirs)))
         seed_test = paired_t_over_seeds(base_vals, sys_vals)
-        per_seed = ", ".join(f"seed {s}: {sys_vals[s] - base_vals[s]:+.2f}"
-                             for s in paired_seeds(base_vals, sys_vals))
+        seeds = paired_seeds(base_vals, sys_vals)
+        per_seed = ", ".join(f"seed {s}: {sys_vals[s] - base_vals[s]:+.2f}" for s in seeds)
+        if len(seeds) < 2:  # one seed names no winner and prints no p-value
+            p_values = []
         paper = paper_row(setting, key)
         sample = (baseline or treated)[0]
         rows.append({
@@ -51,7 +53,7 @@ def _metric_rows(setting, system, baseline, treated, ckpt, ref_dirs):
             "seeds (baseline/daGPAM)": f"{len(base_vals)}/{len(sys_vals)}",
             "baseline": fmt(bm, bs), "daGPAM": fmt(sm, ss),
             "difference": "–" if bm is None or sm is None else f"{sm - bm:+.2f}",
-            "better mean": "–" if bm is None or sm is None else (
+            "better mean": "–" if bm is None or sm is None else "one seed: no conclusion" if len(seeds) < 2 else (
                 "tie" if round(sm, 2) == round(bm, 2) else
                 "daGPAM" if (sm < bm if key in LOWER_IS_BETTER else sm > bm) else "baseline"),
             "difference per seed": per_seed or "–",
