@@ -5,7 +5,7 @@
 #   make gpu-check   on a CUDA machine: the plugin's device tests, mixed precision, decoding, timings
 # The torch build is chosen from the machine (gpam_tools/torch_choice.py: CUDA driver -> PyPI's CUDA build,
 # none -> the CPU wheel index) and printed. Override both, e.g. for another CUDA version:
-#   make test TORCH_SPEC="torch==2.5.1" TORCH_INDEX="--index-url https://download.pytorch.org/whl/cu124"
+#   make test TORCH_SPEC="torch==2.6.0" TORCH_INDEX="--index-url https://download.pytorch.org/whl/cu126"   (torch >= 2.6: setup.py)
 
 PYTHON      ?= $(shell command -v python3.11 || command -v python3)
 VENV        ?= .venv

@@ -64,9 +64,9 @@ def test_makefile_chooses_automatically_unless_torch_index_is_given(tmp_path):
     auto = subprocess.run(["make", "-n", "setup", f"VENV={venv}"], cwd=REPO, capture_output=True, text=True)
     assert auto.returncode == 0, auto.stderr
     assert "-m gpam_tools.torch_choice" in auto.stdout
-    given = subprocess.run(["make", "-n", "setup", f"VENV={venv}", "TORCH_SPEC=torch==2.5.1",
-                            "TORCH_INDEX=--index-url https://download.pytorch.org/whl/cu124"],
+    given = subprocess.run(["make", "-n", "setup", f"VENV={venv}", "TORCH_SPEC=torch==2.6.0",
+                            "TORCH_INDEX=--index-url https://download.pytorch.org/whl/cu126"],
                            cwd=REPO, capture_output=True, text=True)
     assert given.returncode == 0, given.stderr
     assert "gpam_tools.torch_choice" not in given.stdout
-    assert 'pip install --quiet --index-url https://download.pytorch.org/whl/cu124 "torch==2.5.1"' in given.stdout
+    assert 'pip install --quiet --index-url https://download.pytorch.org/whl/cu126 "torch==2.6.0"' in given.stdout
