@@ -45,7 +45,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 # glibc keeps the memory a training step frees instead of handing it back to the kernel page by page:
-# about a third less CPU time for the demo's small models, the same numbers (docs/performance.md)
+# 20 to 30% less CPU time for the demo's small models, the same numbers (docs/performance.md)
 KEEP_FREED_MEMORY := MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=1073741824
 
 demo: $(STAMP)

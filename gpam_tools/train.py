@@ -183,8 +183,10 @@ def parser() -> argparse.ArgumentParser:
     what = p.add_argument_group("what to train")
     what.add_argument("--attention", default="dagpam", metavar="softmax|dagpam", help="softmax (fairseq's own architecture) or dagpam "
                       "(the gpam_ architecture; default)")
-    what.add_argument("--preset", default="full", metavar="full|cpu|tiny", help="full = the published fairseq recipe (GPU scale, default); "
-                      "cpu = scaled down for a 2-core CPU; tiny = test-sized")
+    what.add_argument("--preset", default="full", metavar="full|cpu|cpu-deep|demo|tiny",
+                      help="full = the published fairseq recipe (GPU scale, default); cpu = scaled down for a "
+                      "2-core CPU; cpu-deep = the deep study's 6+6 / 8 layers; demo = make demo's translation "
+                      "model; tiny = test-sized (gpam recipes lists them)")
     what.add_argument("--model", metavar="NAME", help="full-size model: iwslt, base, big (translation), lm, lm8, lm15 (language "
                       "models); default: the dataset's prep-info.json full_model, else iwslt (base from "
                       f"{recipes.LARGE_TRANSLATION_LINES:,} training pairs) or lm")

@@ -1,4 +1,4 @@
-"""The deep study (results/study-plan.md, issue 20): softmax against daGPAM on deeper, narrower models.
+"""The deep study (results/study-plan.md): softmax against daGPAM on deeper, narrower models.
 
 Parts (runs go seed by seed across the parts named; see the plan for the order they are run in):
   pilot-mt   deen_docs de->en, cpu-deep Transformer (6+6 layers), pre-LN, softmax and daGPAM fixed,
