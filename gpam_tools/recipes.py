@@ -74,6 +74,13 @@ def _cpu_deep_schedule(max_update: int) -> dict:
                 dataset={"max_tokens": 4096, "num_workers": 0})
 
 
+def _encoder_decoder(layers: int, dim: int, dropout: float) -> dict:
+    """A scaled-down Transformer's model fields: ``layers`` + ``layers``, width ``dim``, FFN 4 x dim, 4 heads."""
+    return {"encoder_layers": layers, "decoder_layers": layers, "encoder_embed_dim": dim, "decoder_embed_dim": dim,
+            "encoder_ffn_embed_dim": 4 * dim, "decoder_ffn_embed_dim": 4 * dim, "encoder_attention_heads": 4,
+            "decoder_attention_heads": 4, "share_all_embeddings": True, "dropout": dropout}
+
+
 def _wmt(arch: str, lr: float, dropout: float, updates: int, note: str) -> Recipe:
     return Recipe(arch, note, model={"share_all_embeddings": True, "dropout": dropout},
                   criterion={"label_smoothing": 0.1}, optimizer={**_ADAM, "weight_decay": 0.0},
@@ -106,24 +113,18 @@ RECIPES: Dict[Tuple[str, str], Recipe] = {
                                "fairseq examples/scaling_nmt, big; 8 x 4096 tokens per update on one GPU"),
     (TRANSLATION, "cpu"): Recipe(
         "transformer", "scaled down for 2 CPU cores: 2+2 layers, d=256, 4 heads",
-        model={"encoder_layers": 2, "decoder_layers": 2, "encoder_embed_dim": 256, "decoder_embed_dim": 256,
-               "encoder_ffn_embed_dim": 1024, "decoder_ffn_embed_dim": 1024, "encoder_attention_heads": 4,
-               "decoder_attention_heads": 4, "share_all_embeddings": True, "dropout": 0.1},
+        model=_encoder_decoder(2, 256, 0.1),
         criterion={"label_smoothing": 0.1}, default_ln="pre",
         **{**_cpu_schedule(400), "optimizer": {**_ADAM, "weight_decay": 0.0001}}),
     (TRANSLATION, "cpu-deep"): Recipe(
         "transformer", "the deep study on 2 CPU cores: 6+6 layers, d=128, 4 heads (results/study-plan.md)",
-        model={"encoder_layers": 6, "decoder_layers": 6, "encoder_embed_dim": 128, "decoder_embed_dim": 128,
-               "encoder_ffn_embed_dim": 512, "decoder_ffn_embed_dim": 512, "encoder_attention_heads": 4,
-               "decoder_attention_heads": 4, "share_all_embeddings": True, "dropout": 0.1},
+        model=_encoder_decoder(6, 128, 0.1),
         criterion={"label_smoothing": 0.1}, default_ln="pre",
         **{**_cpu_deep_schedule(2000), "optimizer": {**_ADAM, "weight_decay": 0.0001}}),
     (TRANSLATION, "demo"): Recipe(
         "transformer", "make demo: 2+2 layers, d=128, 4 heads, no dropout, peak lr 5e-3 on 2048-token batches "
         "(translates after 800 updates, about 7 minutes of one CPU core)",
-        model={"encoder_layers": 2, "decoder_layers": 2, "encoder_embed_dim": 128, "decoder_embed_dim": 128,
-               "encoder_ffn_embed_dim": 512, "decoder_ffn_embed_dim": 512, "encoder_attention_heads": 4,
-               "decoder_attention_heads": 4, "share_all_embeddings": True, "dropout": 0.0},
+        model=_encoder_decoder(2, 128, 0.0),
         criterion={"label_smoothing": 0.1}, default_ln="pre", optimizer=dict(_ADAM),
         lr_scheduler={**_INVSQRT, "warmup_updates": 100},
         optimization={"lr": 5e-3, "clip_norm": 0.0, "update_freq": 1, "max_update": 800},
