@@ -52,13 +52,21 @@ def default_data_root() -> Path:
     return Path(os.environ.get("DATA_ROOT") or Path(__file__).resolve().parents[1] / "work")
 
 
+PREPARED = "PREPARED"  # the data contract's marker, written last by gpam prepare
+
+
 def data_bin_of(data_root, dataset: str) -> Path:
     return Path(data_root) / "data-bin" / dataset
 
 
+def is_prepared(data_root, dataset: str) -> bool:
+    """The preparation of ``dataset`` finished: its data-bin holds the ``PREPARED`` marker (written last)."""
+    return (data_bin_of(data_root, dataset) / PREPARED).is_file()
+
+
 def prepared_names(data_root) -> List[str]:
     root = Path(data_root) / "data-bin"
-    return sorted(p.name for p in root.iterdir() if (p / "PREPARED").is_file()) if root.is_dir() else []
+    return sorted(p.name for p in root.iterdir() if is_prepared(data_root, p.name)) if root.is_dir() else []
 
 
 def read_prep_info(data_bin: Path) -> dict:
@@ -72,7 +80,7 @@ def read_prep_info(data_bin: Path) -> dict:
                         f"or pass --data-root DIR if it was prepared elsewhere{listed}")
     if not any(data_bin.iterdir()):
         raise DataError(f"data directory {data_bin} is empty; {prepare_hint(dataset)}")
-    if not (data_bin / "PREPARED").is_file():
+    if not (data_bin / PREPARED).is_file():
         raise DataError(f"data directory {data_bin} is incomplete (no PREPARED marker: its "
                         f"preparation was interrupted or failed); {prepare_hint(dataset)} again")
     info_path = data_bin / "prep-info.json"

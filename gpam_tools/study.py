@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from gpam_tools import study_runs
+from gpam_tools import datasets, study_runs
 from gpam_tools.collect.keep import replace_directory
 from gpam_tools.datasets import default_data_root
 from gpam_tools.runs import REPO, RunError, hold_lock, need_writable_dir
@@ -153,7 +153,7 @@ def shipped_to_prepare(parts, data_root: Path) -> List[str]:
     from gpam_tools.prepare.catalogue import CATALOGUE, how_to_prepare
 
     missing = [d for d in dict.fromkeys(d for part in parts for d in part.datasets)
-               if not study_runs.is_prepared(data_root, d)]
+               if not datasets.is_prepared(data_root, d)]
     for dataset in missing:
         if dataset not in CATALOGUE or CATALOGUE[dataset].kind != "shipped":
             raise StudyError(f"dataset {dataset} is not prepared under {data_root}/data-bin; prepare it first "

@@ -39,10 +39,6 @@ class PlannedRun:
         return {"checkpoint": "last", **{k: v for k, v in self.part.evaluate.items() if k in applies + ("checkpoint",)}}
 
 
-def is_prepared(data_root: Path, dataset: str) -> bool:
-    return (datasets.data_bin_of(data_root, dataset) / "PREPARED").is_file()
-
-
 def plan(study: Study, parts: Sequence[Part], seeds: Sequence[int], data_root: Path,
          threads: Optional[int]) -> List[PlannedRun]:
     """Every run of ``parts``, seed by seed (a cut-off study holds whole seeds); RunError on a bad one."""
@@ -56,7 +52,8 @@ def plan(study: Study, parts: Sequence[Part], seeds: Sequence[int], data_root: P
             for dataset in part.datasets:
                 for system in part.systems:
                     spec = RunSpec(dataset=dataset, seed=seed, threads=threads, **fields, **system.fields())
-                    rel = resolve(spec, data_root).relative_dir.as_posix() if is_prepared(data_root, dataset) else None
+                    prepared = datasets.is_prepared(data_root, dataset)
+                    rel = resolve(spec, data_root).relative_dir.as_posix() if prepared else None
                     runs.append(PlannedRun(part, spec, rel))
     return runs
 

@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from gpam_tools.datasets import is_prepared
+
 from . import lmsplit
 from .catalogue import CATALOGUE
 from .errors import PrepError
 from .sources import file_digest
-from .stage import is_prepared
 from .textio import read_lines
 
 SPLITS = ("train", "valid", "test")

@@ -20,6 +20,8 @@ import sys
 import time
 from typing import Optional, TextIO
 
+from gpam_tools.datasets import PREPARED, is_prepared
+
 from .errors import PrepError
 
 NEEDED_MODULES = ("sacremoses", "subword_nmt", "sentencepiece", "fairseq_cli")
@@ -46,10 +48,6 @@ class _Tee:
 def log(message: str) -> None:
     """A step line, ``[HH:MM:SS] message``, to the terminal and the log."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def is_prepared(data_root: str, dataset: str) -> bool:
-    return os.path.isfile(os.path.join(data_root, "data-bin", dataset, "PREPARED"))
 
 
 def require_tools() -> None:
@@ -127,7 +125,7 @@ class Preparation:
         self._t0 = time.time()
         log(self.command)
         log(f"preparing {name} -> {self.text_dir} and {self.bin_dir} (log: {self.log_path})")
-        if os.path.isdir(self.bin_dir) and not os.path.isfile(os.path.join(self.bin_dir, "PREPARED")):
+        if os.path.isdir(self.bin_dir) and not os.path.isfile(os.path.join(self.bin_dir, PREPARED)):
             log(f"{self.bin_dir} has no PREPARED file (an interrupted run): rebuilding from scratch")
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -149,7 +147,7 @@ class Preparation:
             this_run = f.read()
         with open(os.path.join(self.stage_bin, "prepare.log"), "wb") as f:
             f.write(this_run)
-        open(os.path.join(self.stage_bin, "PREPARED"), "w").close()
+        open(os.path.join(self.stage_bin, PREPARED), "w").close()
         pid = os.getpid()
         old_text = os.path.join(self.data_root, "text", f".{self.dataset}.tmp.old.{pid}")
         old_bin = os.path.join(self.data_root, "data-bin", f".{self.dataset}.tmp.old.{pid}")
