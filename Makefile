@@ -44,12 +44,8 @@ endif
 test: $(STAMP)
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
-# glibc keeps the memory a training step frees instead of handing it back to the kernel page by page:
-# 20 to 30% less CPU time for the demo's small models, the same numbers (docs/performance.md)
-KEEP_FREED_MEMORY := MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=1073741824
-
 demo: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(KEEP_FREED_MEMORY) bash scripts/demo.sh $(DEMO_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh $(DEMO_ARGS)
 
 gpu-check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/gpam gpu-check $(GPU_CHECK_ARGS)

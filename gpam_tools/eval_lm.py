@@ -12,8 +12,8 @@ from typing import Optional, Sequence
 
 from gpam_tools import datasets, recipes
 from gpam_tools.atomic import write_json_atomic
-from gpam_tools.evaluate import EvaluationError, USER_DIR, data_dir, find_target, run_tool, tool_env
-from gpam_tools.runs import hold_lock, need_writable_dir
+from gpam_tools.evaluate import EvaluationError, USER_DIR, data_dir, find_target, run_tool
+from gpam_tools.runs import fairseq_env, hold_lock, need_writable_dir
 
 LOSS_LINE = re.compile(r"Loss \(base 2\): ([0-9.]+), Perplexity: ([0-9.]+)")
 TOKENS_LINE = re.compile(r"Evaluated ([0-9,]+) tokens")
@@ -71,7 +71,7 @@ def evaluate_lm(target, data_root=None, *, checkpoint="best", data=None, subset=
                "--required-batch-size-multiple", "1", "--num-workers", "0", *extra_args]
         print(f"gpam evaluate: {dataset.name} {subset} perplexity of {where.checkpoint} "
               f"(tokens per sample {tps}, context window {window})", file=sys.stderr, flush=True)
-        run_tool(cmd, tmp, tmp, tool_env(threads), "fairseq-eval-lm")
+        run_tool(cmd, tmp, tmp, fairseq_env(threads), "fairseq-eval-lm")
         scores = parse_eval_lm_log(tmp.read_text(encoding="utf-8", errors="replace"), str(tmp))
         result = {"checkpoint": name, "dataset": dataset.name, "subset": subset, "arch": facts.arch,
                   "params": facts.params, "updates": facts.updates, **scores,

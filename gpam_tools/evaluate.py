@@ -24,7 +24,7 @@ from typing import List, Optional, Sequence
 
 from gpam_tools import datasets, recipes
 from gpam_tools.atomic import write_text_atomic
-from gpam_tools.runs import REPO, RunError, hold_lock, need_writable_dir
+from gpam_tools.runs import REPO, RunError, fairseq_env, hold_lock, need_writable_dir
 
 USER_DIR = REPO / "fairseq_gpam"
 # compound splitting is the convention of the WMT En-De recipe (Vaswani et al. 2017)
@@ -81,14 +81,6 @@ def _run_dataset(run_dir: Path) -> str:
         return ""
     name = info.get("dataset") if isinstance(info, dict) else None
     return name if isinstance(name, str) and "/" not in name and name not in ("", ".", "..") else ""
-
-
-def tool_env(threads: Optional[int] = None) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    return env
 
 
 def run_tool(cmd: Sequence[str], out: Path, log: Path, env: dict, what: str) -> None:
@@ -158,7 +150,7 @@ def evaluate_translation(target, data_root=None, *, checkpoint="best", average=0
     need_writable_dir(run_dir, "the scores are written beside the checkpoint: copy the run directory somewhere writable")
     lock = hold_lock(run_dir / ".eval.lock", "evaluation")
     try:
-        env = tool_env(threads)
+        env = fairseq_env(threads)
         ckpt = average_checkpoints(run_dir, average) if average else where.checkpoint
         name = ckpt.name[:-3] if ckpt.name.endswith(".pt") else ckpt.name
         out = run_dir / f"generate.{name}.test.txt"

@@ -166,6 +166,25 @@ def hold_lock(path: Path, who: str) -> int:
 
 # ---------------------------------------------------------------- run-info.json
 
+# glibc hands every large buffer a training step frees back to the kernel and maps it again on the next
+# step; on CPU that costs 20 to 30% of a small model's time in system calls. These keep the memory in the
+# process instead (docs/performance.md). The numbers a run computes do not change; a user's own setting wins.
+KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736",
+                     "MALLOC_TOP_PAD_": "1073741824"}
+
+
+def fairseq_env(threads: Optional[int] = None) -> dict:
+    """The environment of a fairseq child process: the plugin importable, ``threads`` torch threads
+    (OMP/MKL) when given, and glibc told to keep freed memory."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    for name, value in KEEP_FREED_MEMORY.items():
+        env.setdefault(name, value)
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    return env
+
+
 def last_value(cmd: Sequence[str], flag: str, default=None):
     """The value of the last ``flag VALUE`` in an argument list (argparse's last-wins rule)."""
     value = default

@@ -21,8 +21,8 @@ from gpam_tools import recipes
 from gpam_tools.atomic import write_text_atomic
 from gpam_tools.datasets import default_data_root
 from gpam_tools.fingerprint import code_fingerprint
-from gpam_tools.runs import (REPO, ResolvedRun, RunError, RunSpec, hold_lock, need_writable_dir, resolve,
-                             write_run_info)
+from gpam_tools.runs import (REPO, ResolvedRun, RunError, RunSpec, fairseq_env, hold_lock, need_writable_dir,
+                             resolve, write_run_info)
 
 USER_DIR = REPO / "fairseq_gpam"
 
@@ -128,10 +128,7 @@ def train(spec: RunSpec, data_root, runs_root, resume: bool = True, stream: Opti
         write_text_atomic(save_dir / "command.sh", shlex.join(cmd) + "\n")
         write_run_info(save_dir / "run-info.json", run_facts(run), cmd, fingerprint)
         print(f"gpam train: {run.system} seed {spec.seed} -> {save_dir}", file=sys.stderr, flush=True)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-        if spec.threads:
-            env.update(OMP_NUM_THREADS=str(spec.threads), MKL_NUM_THREADS=str(spec.threads))
+        env = fairseq_env(spec.threads)
         with open(save_dir / "train.log", "a", encoding="utf-8") as log:
             try:
                 proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -4,7 +4,9 @@
   ``gpam_tools.runs`` and its recipe gives the fairseq-train values it was trained with;
 * every recipe, as baseline and daGPAM, pre- and post-LN, is accepted by fairseq's own parser;
 * any prepared dataset works: task and languages come from ``prep-info.json``, not from its name;
-* tokenized BLEU is multi-bleu.perl's number (no smoothing), checked against a direct computation.
+* tokenized BLEU is multi-bleu.perl's number (no smoothing), checked against a direct computation;
+* fairseq's child processes get the plugin, the thread count and glibc's keep-freed-memory settings,
+  with a user's own setting left as it is.
 """
 
 import json
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from gpam_tools import recipes
-from gpam_tools.runs import RunError, RunSpec, resolve, run_dir
+from gpam_tools.runs import KEEP_FREED_MEMORY, RunError, RunSpec, fairseq_env, resolve, run_dir
 from gpam_tools.train import build_command
 from standin_data import REPO
 
@@ -191,3 +193,15 @@ def test_tokenized_bleu_is_what_multi_bleu_perl_reports(tmp_path):
         assert result["bleu_tokenized"] == round(multi_bleu_perl(hyps, refs), 2), name
         assert "tok:none|smooth:none" in result["bleu_tokenized_signature"]
     assert result["bleu_tokenized"] == 0.0
+
+
+def test_fairseq_children_keep_freed_memory_unless_the_user_says_otherwise(monkeypatch):
+    for name in KEEP_FREED_MEMORY:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MALLOC_TOP_PAD_", "4096")
+    env = fairseq_env(threads=1)
+    assert env["MALLOC_TOP_PAD_"] == "4096"
+    assert env["MALLOC_MMAP_THRESHOLD_"] == KEEP_FREED_MEMORY["MALLOC_MMAP_THRESHOLD_"]
+    assert env["MALLOC_TRIM_THRESHOLD_"] == KEEP_FREED_MEMORY["MALLOC_TRIM_THRESHOLD_"]
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+    assert env["PYTHONPATH"].split(":")[0] == str(REPO)
