@@ -23,7 +23,7 @@ setup(
         "subword-nmt>=0.3.8",
         "hydra-core>=1.0.7,<1.4",
         "matplotlib>=3.5",
-        "scipy>=1.7",  # gpam_tools/collect/stats.py: the t-test over seeds; gpam_tools/paired_power.py
+        "scipy>=1.7",  # gpam_tools/collect/stats.py: the t-test over seeds; gpam_tools/stats/paired_power.py
     ],
     extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
     license="MIT",

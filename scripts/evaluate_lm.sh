@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Thin wrapper: `gpam evaluate --task language_modeling` (gpam_tools/evaluate.py) does the work.
+# Thin wrapper: `gpam evaluate --task language_modeling` (gpam_tools/run/evaluate.py) does the work.
 #   scripts/evaluate_lm.sh RUN_DIR|CHECKPOINT [options] [-- extra fairseq-eval-lm args]
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from gpam_tools.recipes import LANGUAGE_MODELING, RECIPES, fairseq_args, system_fields
-from gpam_tools.runs import RunError, RunSpec, resolve
+from gpam_tools.run.recipes import LANGUAGE_MODELING, RECIPES, fairseq_args, system_fields
+from gpam_tools.run.run_spec import RunError, RunSpec, resolve
 from standin_data import prepare, run_gpam
 
 

@@ -1,4 +1,4 @@
-"""The hydra configs in configs/: each is generated from the recipe table (gpam_tools/recipes.py, the
+"""The hydra configs in configs/: each is generated from the recipe table (gpam_tools/run/recipes.py, the
 one place recipes live), composes into a valid fairseq config naming registered components, baseline
 and daGPAM differ only in attention, and fairseq-hydra-train starts from them."""
 
@@ -44,7 +44,7 @@ def compose(path: Path, overrides=()):
 
 def test_every_config_is_the_recipe_tables():
     """A config edited by hand, missing, or left over from a recipe that is gone fails here."""
-    from gpam_tools.recipe_configs import CONFIGS as TABLE, differing
+    from gpam_tools.run.recipe_configs import CONFIGS as TABLE, differing
 
     assert differing(CONFIG_DIR) == []
     assert set(TABLE) == {f"{p.parent.name}/{p.stem}" for p in CONFIGS}
@@ -53,7 +53,7 @@ def test_every_config_is_the_recipe_tables():
 def test_the_check_fails_on_a_config_edited_by_hand(tmp_path):
     import shutil
 
-    from gpam_tools.recipe_configs import differing
+    from gpam_tools.run.recipe_configs import differing
 
     shutil.copytree(CONFIG_DIR, tmp_path / "configs")
     edited = tmp_path / "configs" / "wmt14_en_de" / "big_dagpam.yaml"

@@ -1,12 +1,12 @@
-"""The demo's report (gpam_tools/demo_report.py) and the unigram floor (gpam_tools/unigram.py)."""
+"""The demo's report (gpam_tools/study/demo_report.py) and the unigram floor (gpam_tools/stats/unigram.py)."""
 
 import json
 import math
 from collections import Counter
 from pathlib import Path
 
-from gpam_tools.demo_report import NO_CONCLUSION, examples, multi_seed, one_seed_rows, verdict
-from gpam_tools.unigram import unigram_perplexity
+from gpam_tools.study.demo_report import NO_CONCLUSION, examples, multi_seed, one_seed_rows, verdict
+from gpam_tools.stats.unigram import unigram_perplexity
 from standin_data import prepare
 
 

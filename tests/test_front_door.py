@@ -11,7 +11,7 @@ import pytest
 from gpam_tools.cli import COMMANDS
 from gpam_tools.collect.logs import parse_train_log
 from gpam_tools.collect.paper import PAPER
-from gpam_tools.study import available
+from gpam_tools.study.runner import available
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -30,7 +30,7 @@ def test_every_gpam_command_shown_exists(page):
     for name in commands(text):
         assert name in COMMANDS, f"{page.name} shows `gpam {name}`, which gpam_tools/cli.py does not have"
     for study in re.findall(r"gpam study ([a-z][a-z-]*)", text):
-        assert study in available(), f"{page.name} shows `gpam study {study}`, which gpam_tools/studies/ lacks"
+        assert study in available(), f"{page.name} shows `gpam study {study}`, which gpam_tools/study/specs/ lacks"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(REPO).as_posix())

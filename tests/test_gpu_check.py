@@ -1,4 +1,4 @@
-"""gpam gpu-check (gpam_tools/gpu_check.py, scripts/gpu_check.sh): every stage rehearsed on the CPU with
+"""gpam gpu-check (gpam_tools/bench/gpu_check.py, scripts/gpu_check.sh): every stage rehearsed on the CPU with
 the device as a parameter, so that its first run on a GPU is not its first run; and the one-line
 refusal where there is no CUDA."""
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from gpam_tools import gpu_check
+from gpam_tools.bench import gpu_check
 from gpam_tools.bench.gpu_decoding import run_decoding
 from gpam_tools.bench.gpu_report import describe_device
 from gpam_tools.bench.gpu_stage import half_dtype

@@ -9,8 +9,8 @@ import sacrebleu
 from scipy import stats
 
 from gpam_tools import cli
-from gpam_tools import paired_power as pp
-from gpam_tools.seed_scores import read_runs, paired_differences, translation_scores
+from gpam_tools.stats import paired_power as pp
+from gpam_tools.stats.seed_scores import read_runs, paired_differences, translation_scores
 
 
 def simulated_power(effect, sd, n, trials=40000, seed=0, alpha=0.05):

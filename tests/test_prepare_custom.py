@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gpam_tools import datasets
+from gpam_tools.run import datasets
 from gpam_tools.prepare import cli, custom_checks
 from own_corpus_standin import write_standin_parallel_corpus
 from prep_fixtures import CORPORA, assert_contract, binarised_sizes, lines, unbpe

@@ -142,7 +142,7 @@ def test_gpam_train_killed_mid_run_resumes_when_started_again(tmp_path):
     resumable (same code fingerprint) at that checkpoint's update."""
     import sys
 
-    from gpam_tools.train import resume_point
+    from gpam_tools.run.train import resume_point
     from standin_data import prepare, script_env
 
     data_root = tmp_path / "data"

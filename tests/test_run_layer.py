@@ -1,7 +1,7 @@
 """The run layer without training: the recipe table, run naming, the data contract and the BLEU definition.
 
 * every committed run (``results/**/run-info.json``) is found again at its committed path by
-  ``gpam_tools.runs`` and its recipe gives the fairseq-train values it was trained with;
+  ``gpam_tools.run.run_spec`` and its recipe gives the fairseq-train values it was trained with;
 * every recipe, as baseline and daGPAM, pre- and post-LN, is accepted by fairseq's own parser;
 * any prepared dataset works: task and languages come from ``prep-info.json``, not from its name;
 * tokenized BLEU is multi-bleu.perl's number (no smoothing), checked against a direct computation;
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from gpam_tools import recipes
-from gpam_tools.runs import KEEP_FREED_MEMORY, RunError, RunSpec, fairseq_env, resolve, run_dir
-from gpam_tools.train import build_command
+from gpam_tools.run import recipes
+from gpam_tools.run.run_spec import KEEP_FREED_MEMORY, RunError, RunSpec, fairseq_env, resolve, run_dir
+from gpam_tools.run.train import build_command
 from standin_data import REPO
 
 COMMITTED = sorted(REPO.glob("results/**/run-info.json"))
@@ -177,7 +177,7 @@ def multi_bleu_perl(hyps, refs):
 
 
 def test_tokenized_bleu_is_what_multi_bleu_perl_reports(tmp_path):
-    from gpam_tools.scoring import score
+    from gpam_tools.run.scoring import score
 
     refs = ["the cat sat on the mat .", "a dog , barking loudly , ran away", "we ' re here today"]
     cases = {

@@ -102,7 +102,7 @@ def test_scorer_refuses_a_missing_hypothesis_and_keeps_the_old_result(mt_run, tm
 
 
 def test_compound_split_bleu_splits_hyphens():
-    from gpam_tools.scoring import compound_split
+    from gpam_tools.run.scoring import compound_split
 
     assert compound_split("ein Rhein-Main-Gebiet und Karl-Heinz") == \
         "ein Rhein ##AT##-##AT## Main ##AT##-##AT## Gebiet und Karl ##AT##-##AT## Heinz"
@@ -128,7 +128,7 @@ def test_average_checkpoints_is_the_parameter_mean(mt_run, tmp_path):
 
 def test_evaluation_averages_the_newest_checkpoints_of_a_run(mt_run):
     """``gpam evaluate --average N`` scores checkpoint_avgN.pt, the mean of the run's newest N checkpoints."""
-    from gpam_tools.evaluate import average_checkpoints
+    from gpam_tools.run.evaluate import average_checkpoints
 
     run_dir, _ = mt_run
     states = [torch.load(run_dir / f"checkpoint_1_{u}.pt", weights_only=True)["model"] for u in (6, 12)]

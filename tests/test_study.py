@@ -95,7 +95,7 @@ def test_a_cut_off_run_resumes_only_from_a_readable_checkpoint_of_the_same_code(
     fairseq's resume is exact is tests/test_resume.py's job.)"""
     import torch
 
-    from gpam_tools.fingerprint import code_fingerprint
+    from gpam_tools.run.fingerprint import code_fingerprint
 
     runs = tmp_path / "work/runs/en_lm/cpu-preln"
     state = {"model": {"w": torch.zeros(2)}, "optimizer_history": [{"num_updates": 150}]}
@@ -177,12 +177,12 @@ def test_unwritable_directories_and_a_second_runner_are_refused(tmp_path):
 
 
 def test_the_code_fingerprint_follows_the_plugin_sources_and_the_run_layer(tmp_path):
-    from gpam_tools.fingerprint import RUN_LAYER, code_fingerprint
+    from gpam_tools.run.fingerprint import RUN_LAYER, code_fingerprint
 
     (tmp_path / "fairseq_gpam/modules").mkdir(parents=True)
-    (tmp_path / "gpam_tools").mkdir()
     (tmp_path / "fairseq_gpam/modules/attention.py").write_text("A = 1\n")
     for name in RUN_LAYER:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("RECIPE = 1\n")
     first = code_fingerprint(tmp_path)
     assert len(first) == 16 and code_fingerprint(tmp_path) == first
@@ -232,9 +232,9 @@ def test_collect_only_rebuilds_the_committed_demo_byte_for_byte(tmp_path):
 
 def test_evaluation_options_a_task_does_not_take_are_left_out_for_it():
     """own-corpus works on translation or LM data: generation limits go to translation runs only."""
-    from gpam_tools.studies import own_corpus
-    from gpam_tools.study_runs import PlannedRun
-    from gpam_tools.runs import RunSpec
+    from gpam_tools.study.specs import own_corpus
+    from gpam_tools.study.schedule import PlannedRun
+    from gpam_tools.run.run_spec import RunSpec
 
     part = own_corpus.study(dataset="any").parts[0]
     run = PlannedRun(part, RunSpec(dataset="any"), None)

@@ -1,4 +1,4 @@
-"""The deep study's specification (gpam_tools/studies/deep.py) expands to the runs results/study-plan.md plans."""
+"""The deep study's specification (gpam_tools/study/specs/deep.py) expands to the runs results/study-plan.md plans."""
 
 import json
 from collections import Counter

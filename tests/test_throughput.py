@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from gpam_tools import cli
-from gpam_tools.throughput import rates, updates_of
+from gpam_tools.stats.throughput import rates, updates_of
 
 # A stand-in for fairseq-train: five json train_inner records, 5 updates apart, each after busy CPU work,
 # printed without flushing (as fairseq does into a pipe): the tool must see each when it is written.

@@ -13,9 +13,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from gpam_tools import REPO
 from gpam_tools.atomic import write_text_atomic
 
-REPO = Path(__file__).resolve().parents[2]
 
 # (gpam arch, fairseq arch, task, vocabulary size, extra fairseq flags)
 PAIRS = [

@@ -29,10 +29,10 @@ from typing import Dict, List
 
 import torch
 
+from gpam_tools import REPO
 from gpam_tools.analysis.per_layer_report import save_figure
 from gpam_tools.atomic import write_text_atomic
 
-REPO = Path(__file__).resolve().parents[2]
 VARIANTS = ("softmax", "dagpam", "non", "nap", "coda", "diff", "cog")
 
 

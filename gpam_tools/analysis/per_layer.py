@@ -39,10 +39,10 @@ from typing import Dict, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from gpam_tools import REPO
 from gpam_tools.analysis.per_layer_report import plot_layers, plot_maps, write_tables
 from gpam_tools.checkpoint_tools.load import load_checkpoint_state
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 class UninterpretableCheckpoint(SystemExit):

@@ -7,5 +7,5 @@
     measure     the timed parts (a)-(c)
     memory      (d): peak memory in a fresh subprocess per variant
     report      the Markdown report, from the raw measurements
-    gpu_*       the stages of ``gpam gpu-check`` (gpam_tools/gpu_check.py)
+    gpu_*       the stages of ``gpam gpu-check`` (gpam_tools/bench/gpu_check.py)
 """

@@ -28,6 +28,7 @@ from typing import List, Optional
 
 import torch
 
+from gpam_tools import REPO
 from gpam_tools.atomic import write_text_atomic
 from gpam_tools.bench import workloads as wl
 from gpam_tools.bench.measure import bench_generation, bench_modules, bench_products, bench_training, build_models
@@ -35,7 +36,6 @@ from gpam_tools.bench.memory import bench_memory, memory_probe
 from gpam_tools.bench.report import describe_machine, load_measurements, render, save_measurements
 from gpam_tools.bench.settings import Settings
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -14,9 +14,9 @@ from typing import List, Optional, Sequence
 
 import torch
 
+from gpam_tools import REPO
 from gpam_tools.bench.gpu_stage import StageResult, Stopwatch
 
-REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
 
 

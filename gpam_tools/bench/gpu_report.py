@@ -9,11 +9,11 @@ from typing import Dict, List
 
 import torch
 
+from gpam_tools import REPO
 from gpam_tools.bench import gpu_timing
 from gpam_tools.bench.gpu_stage import StageResult
 from gpam_tools.bench.gpu_timing import TARGETS, Size
 
-REPO = Path(__file__).resolve().parents[2]
 BUDGET_SECONDS = 8 * 60
 
 

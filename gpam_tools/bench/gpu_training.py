@@ -17,9 +17,9 @@ from typing import Dict, List, Sequence
 
 import torch
 
+from gpam_tools import REPO
 from gpam_tools.bench.gpu_stage import StageResult, Stopwatch
 
-REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "data-prep" / "corpora" / "ci_deen"
 PRECISIONS = ("fp16", "bf16", "amp")
 CUDA_ONLY = {"fp16": "fairseq's --fp16 optimizer needs CUDA", "bf16": "fairseq's --bf16 without CUDA means a TPU"}

@@ -10,10 +10,10 @@ from typing import Callable
 
 import torch
 
+from gpam_tools import REPO
 from gpam_tools.bench import workloads as wl
 from gpam_tools.bench.settings import Settings
 
-REPO = Path(__file__).resolve().parents[2]
 MEMORY_METHOD = (
     "Peak resident memory (VmHWM) of a fresh subprocess, minus its resident memory just before the "
     "measured work, with the high-water mark reset through /proc/self/clear_refs. The subprocess runs "

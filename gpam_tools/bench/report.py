@@ -11,12 +11,12 @@ from typing import Dict
 
 import torch
 
+from gpam_tools import REPO
 from gpam_tools.atomic import write_text_atomic
 from gpam_tools.bench import workloads as wl
 from gpam_tools.bench.memory import MEMORY_METHOD
 from gpam_tools.bench.settings import TARGETS, Settings
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def describe_machine(threads: int) -> Dict[str, str]:

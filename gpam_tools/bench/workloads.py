@@ -26,7 +26,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-REPO = Path(__file__).resolve().parents[2]
+from gpam_tools import REPO
+
 PLUGIN_DIR = REPO / "fairseq_gpam"
 CORPUS = REPO / "data-prep" / "corpora" / "ci_deen"
 

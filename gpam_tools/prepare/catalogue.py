@@ -19,7 +19,7 @@ class Recipe:
 
     kind:       "benchmark" (downloaded, or --archive) or "shipped" (data-prep/corpora/)
     langs:      source first for translation
-    full_model: the full-size model recipe the field uses on it (gpam_tools/recipes.py names)
+    full_model: the full-size model recipe the field uses on it (gpam_tools/run/recipes.py names)
     accepts:    option groups besides the run options: "download", "bpe", "pair"
     bpe_size:   default --bpe-size (None: word-level, no subword model)
     """

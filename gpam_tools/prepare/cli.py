@@ -15,7 +15,7 @@ import shlex
 import sys
 from typing import List, Optional
 
-from gpam_tools.datasets import default_data_root
+from gpam_tools.run.datasets import default_data_root
 
 from . import run
 from .catalogue import CATALOGUE, Recipe

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from gpam_tools.datasets import is_prepared
+from gpam_tools.run.datasets import is_prepared
 
 from . import lmsplit
 from .catalogue import CATALOGUE

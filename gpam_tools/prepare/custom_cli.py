@@ -19,7 +19,7 @@ import argparse
 import shlex
 from typing import List
 
-from gpam_tools.datasets import default_data_root
+from gpam_tools.run.datasets import default_data_root
 
 from . import custom, custom_checks, run
 from .cli import add_run_options, positive_int

@@ -1,7 +1,7 @@
 """prep-info.json: what a prepared dataset is and how it was made (the data contract's record).
 
 It sits in ``$DATA_ROOT/data-bin/<dataset>/`` beside fairseq-preprocess output; ``PREPARED`` is
-written after it. Readers (``gpam_tools/datasets.py``) take everything a run needs from here and
+written after it. Readers (``gpam_tools/run/datasets.py``) take everything a run needs from here and
 never from a list of dataset names. Fields written by ``gpam prepare`` (schema_version 2):
 
 Since the first version (every reader may rely on them):
@@ -27,7 +27,7 @@ Since the first version (every reader may rely on them):
 New in schema_version 2 (optional for readers: absent in datasets prepared earlier):
     schema_version   2
     kind             "benchmark" | "shipped" | "custom"
-    model_family     the recipe family of gpam_tools/recipes.py: equals ``task``
+    model_family     the recipe family of gpam_tools/run/recipes.py: equals ``task``
     full_model       the full-size recipe the field uses for this data ("iwslt", "base", "lm",
                      "lm15"); a default only: ``gpam train --model`` may choose another
     src, tgt         translation only: langs[0], langs[1]; the binarised files are named

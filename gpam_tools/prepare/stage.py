@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Optional, TextIO
 
-from gpam_tools.datasets import PREPARED, is_prepared
+from gpam_tools.run.datasets import PREPARED, is_prepared
 
 from .errors import PrepError
 

@@ -1,6 +1,6 @@
 """``gpam recipes``: the recipe table, and the hydra configs of ``configs/`` generated from it.
 
-Each file of ``configs/`` is one recipe of :mod:`gpam_tools.recipes` (a full-size model, a layer
+Each file of ``configs/`` is one recipe of :mod:`gpam_tools.run.recipes` (a full-size model, a layer
 norm, a system) written for ``fairseq-hydra-train``; ``gpam recipes --write-configs`` rewrites them
 all and ``gpam recipes --check-configs`` (run by ``tests/test_configs.py``) fails when one differs.
 """
@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from gpam_tools import REPO
 from gpam_tools.atomic import write_text_atomic
-from gpam_tools.recipes import LANGUAGE_MODELING, RECIPES, TRANSLATION, hydra_config
+from gpam_tools.run.recipes import LANGUAGE_MODELING, RECIPES, TRANSLATION, hydra_config
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = REPO / "configs"
 
 # <folder>/<name> -> the recipe and system it holds, and the data it was written for
 CONFIGS: Dict[str, dict] = {}
@@ -51,7 +52,7 @@ def header(name: str, entry: dict) -> List[str]:
         options += " --attention softmax"
     return [
         f"# {entry['data']}{direction}: {recipe.note}; {recipe.arch}{ln}, {system}.",
-        "# Generated from gpam_tools/recipes.py by `gpam recipes --write-configs`: edit the table, not this file.",
+        "# Generated from gpam_tools/run/recipes.py by `gpam recipes --write-configs`: edit the table, not this file.",
         f"# The same run through the pipeline: gpam train {entry['data']} {options}",
         f"#   fairseq-hydra-train --config-dir configs/{folder} --config-name {stem} \\",
         f"#       task.data=$PWD/work/data-bin/{entry['data']} common.user_dir=$PWD/fairseq_gpam",
@@ -111,7 +112,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.check_configs:
         bad = differing(args.config_dir)
         if bad:
-            print("gpam recipes: configs that differ from gpam_tools/recipes.py: " + ", ".join(bad) +
+            print("gpam recipes: configs that differ from gpam_tools/run/recipes.py: " + ", ".join(bad) +
                   "; run `gpam recipes --write-configs` (and remove configs no longer in the table)", file=sys.stderr)
             return 1
         print(f"{len(CONFIGS)} configs match the recipe table")

@@ -1,7 +1,7 @@
 """``gpam train``: train the softmax baseline or a daGPAM model on a prepared dataset.
 
-The recipe comes from :mod:`gpam_tools.recipes` (the dataset's ``prep-info.json`` says which
-model family), the run directory from :mod:`gpam_tools.runs`; fairseq-train runs as a
+The recipe comes from :mod:`gpam_tools.run.recipes` (the dataset's ``prep-info.json`` says which
+model family), the run directory from :mod:`gpam_tools.run.run_spec`; fairseq-train runs as a
 subprocess with an argument list (no shell). Every run leaves ``train.log`` (tee'd),
 ``command.sh`` (the exact command), ``run-info.json`` (scale, hardware, code) and the
 checkpoints in its directory; a run directory that already holds ``checkpoint_last.pt`` of the
@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 from typing import List, Optional, TextIO
 
-from gpam_tools import recipes
+from gpam_tools.run import recipes
 from gpam_tools.atomic import write_text_atomic
-from gpam_tools.datasets import default_data_root
-from gpam_tools.fingerprint import code_fingerprint
-from gpam_tools.runs import (REPO, ResolvedRun, RunError, RunSpec, fairseq_env, hold_lock, need_writable_dir,
+from gpam_tools.run.datasets import default_data_root
+from gpam_tools.run.fingerprint import code_fingerprint
+from gpam_tools.run.run_spec import (REPO, ResolvedRun, RunError, RunSpec, fairseq_env, hold_lock, need_writable_dir,
                              resolve, write_run_info)
 
 USER_DIR = REPO / "fairseq_gpam"
@@ -77,7 +77,7 @@ def run_facts(run: ResolvedRun) -> dict:
 def resume_point(run_dir: Path) -> Optional[int]:
     """The update count of ``run_dir``'s last checkpoint if it loads and was written by this code
     (its ``.code`` fingerprint is today's), else None: a study runner resumes only then."""
-    from gpam_tools.checkpoint_facts import CheckpointError, check as check_checkpoint
+    from gpam_tools.run.checkpoint_facts import CheckpointError, check as check_checkpoint
 
     run_dir = Path(run_dir)
     ckpt, code = run_dir / "checkpoint_last.pt", run_dir / ".code"
@@ -109,7 +109,7 @@ def train(spec: RunSpec, data_root, runs_root, resume: bool = True, stream: Opti
         _check_tensorboard()
     last = save_dir / "checkpoint_last.pt"
     if last.is_file():
-        from gpam_tools.checkpoint_facts import CheckpointError, check as check_checkpoint
+        from gpam_tools.run.checkpoint_facts import CheckpointError, check as check_checkpoint
 
         if not resume:
             raise RunError(f"{save_dir} already holds checkpoints; resume it, or remove it to start again")

@@ -24,8 +24,8 @@ from typing import Dict, List, Optional
 from gpam_tools.collect.grouping import metrics_of, setting_label, setting_of
 from gpam_tools.collect.reading import find_refs, read_runs
 from gpam_tools.collect.render import to_markdown
-from gpam_tools.datasets import default_data_root
-from gpam_tools.runs import REPO
+from gpam_tools.run.datasets import default_data_root
+from gpam_tools.run.run_spec import REPO
 
 NO_CONCLUSION = "one seed: no conclusion"
 EXAMPLE_WORDS = (6, 12)          # reference length of the example sentences, in words
@@ -42,7 +42,7 @@ def _score(run, key) -> str:
 
 def one_seed_rows(runs, data_root: Path) -> List[Dict[str, str]]:
     """Per setting and metric: softmax and daGPAM side by side, and a unigram model for a language model."""
-    from gpam_tools.unigram import unigram_perplexity
+    from gpam_tools.stats.unigram import unigram_perplexity
 
     rows = []
     settings = sorted({setting_of(r["info"]) for r in runs})

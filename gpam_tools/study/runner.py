@@ -3,7 +3,7 @@
     gpam study                                  the studies there are
     gpam study NAME|SPEC.py [PART ...] [options] [study options]
 
-NAME is a specification in gpam_tools/studies/ (its format: gpam_tools/studies/__init__.py);
+NAME is a specification in gpam_tools/study/specs/ (its format: gpam_tools/study/__init__.py);
 SPEC.py one elsewhere (Python code, executed: run only specifications you trust, like any script). Runs go side by side (--jobs, one torch thread each, --threads), seed by
 seed; each finished run keeps its light files (logs, settings, scores, hypotheses; never
 checkpoints) in OUT/runs as it finishes, and the tables (gpam collect) are rebuilt at the end.
@@ -25,13 +25,14 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from gpam_tools import datasets, study_runs
+from gpam_tools.run import datasets
+from gpam_tools.study import schedule
 from gpam_tools.collect.keep import replace_directory
-from gpam_tools.datasets import default_data_root
-from gpam_tools.runs import REPO, RunError, hold_lock, need_writable_dir
-from gpam_tools.studies import Study
+from gpam_tools.run.datasets import default_data_root
+from gpam_tools.run.run_spec import REPO, RunError, hold_lock, need_writable_dir
+from gpam_tools.study import Study
 
-STUDIES = Path(__file__).resolve().parent / "studies"
+SPECS = Path(__file__).resolve().parent / "specs"
 
 
 class StudyError(Exception):
@@ -39,11 +40,11 @@ class StudyError(Exception):
 
 
 def available() -> List[str]:
-    return sorted(p.stem.replace("_", "-") for p in STUDIES.glob("*.py") if p.stem != "__init__")
+    return sorted(p.stem.replace("_", "-") for p in SPECS.glob("*.py") if p.stem != "__init__")
 
 
 def load_spec(name: str):
-    """The specification module of ``name`` (a study in gpam_tools/studies/, or a .py file)."""
+    """The specification module of ``name`` (a study in gpam_tools/study/specs/, or a .py file)."""
     if name.endswith(".py"):
         path = Path(name)
         if not path.is_file():
@@ -56,9 +57,9 @@ def load_spec(name: str):
         if name not in available():
             raise StudyError(f"unknown study '{name}': choose one of {', '.join(available())}, "
                              f"or pass a specification file (.py)")
-        module = importlib.import_module(f"gpam_tools.studies.{name.replace('-', '_')}")
+        module = importlib.import_module(f"gpam_tools.study.specs.{name.replace('-', '_')}")
     if not callable(getattr(module, "study", None)):
-        raise StudyError(f"{name} defines no study(...) function (see gpam_tools/studies/__init__.py)")
+        raise StudyError(f"{name} defines no study(...) function (see gpam_tools/study/__init__.py)")
     return module
 
 
@@ -85,7 +86,7 @@ def parser(module=None, name="NAME") -> argparse.ArgumentParser:
                    "last checkpoint's update; only under unchanged code) or pending, then stop")
     p.add_argument("--collect-only", action="store_true", help="only rebuild the tables from OUT/runs")
     if module is not None:
-        own = p.add_argument_group(f"options of this study (gpam_tools/studies/{name.replace('-', '_')}.py)")
+        own = p.add_argument_group(f"options of this study (gpam_tools/study/specs/{name.replace('-', '_')}.py)")
         for key, default in study_parameters(module).items():
             flag = "--" + key.replace("_", "-")
             if isinstance(default, bool):
@@ -166,7 +167,7 @@ def prepare(datasets: List[str], data_root: Path) -> None:
     import subprocess
 
     for dataset in datasets:
-        study_runs.say(f"preparing {dataset}")
+        schedule.say(f"preparing {dataset}")
         proc = subprocess.run([sys.executable, "-m", "gpam_tools", "prepare", dataset, "--data-root", str(data_root)])
         if proc.returncode != 0:
             raise StudyError(f"preparing {dataset} failed (see its messages above); fix that and run the study again")
@@ -180,7 +181,7 @@ def write_tables(study: Study, out: Path, data_root: Path, wall_seconds: Optiona
     from gpam_tools.collect.render import to_markdown
     from gpam_tools.collect.report import PRINTED_COLUMNS, collect
 
-    study_runs.copy_references(out / "runs", data_root, out / "refs")
+    schedule.copy_references(out / "runs", data_root, out / "refs")
     printed = ""
     note = ""
     if study.note is not None and wall_seconds is None:
@@ -215,8 +216,8 @@ def run_study(study: Study, parts, seeds, args) -> int:
     jobs = positive(args.jobs, "--jobs") if args.jobs else study.jobs
     out_rel = os.path.relpath(out, REPO)
     if args.list:
-        runs = study_runs.plan(study, parts, seeds, data_root, threads)
-        print("\n".join(study_runs.list_lines(runs, out, work)))
+        runs = schedule.plan(study, parts, seeds, data_root, threads)
+        print("\n".join(schedule.list_lines(runs, out, work)))
         return 0
     if args.collect_only:
         if not (out / "runs").is_dir():
@@ -232,12 +233,12 @@ def run_study(study: Study, parts, seeds, args) -> int:
         locks.append(hold_lock(out.parent / f".{out.name}.lock", "gpam study"))
     start = time.time()
     prepare(to_prepare, data_root)
-    runs = study_runs.plan(study, parts, seeds, data_root, threads)
+    runs = schedule.plan(study, parts, seeds, data_root, threads)
     target = out
     if study.fresh:  # every run from scratch, the results replaced in one step at the end
         shutil.rmtree(work / "runs", ignore_errors=True)
         target = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    failures = study_runs.run_all(runs, data_root, work, target, target / "runs", jobs, study.keep_checkpoints)
+    failures = schedule.run_all(runs, data_root, work, target, target / "runs", jobs, study.keep_checkpoints)
     if study.fresh and failures:  # the previous results stay as they were
         shutil.rmtree(target, ignore_errors=True)
     elif (target / "runs").is_dir():
@@ -265,7 +266,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("gpam study: error: name the study first: gpam study NAME [PART ...] [options]", file=sys.stderr)
         print("studies (gpam study NAME --help):", file=sys.stderr if argv else sys.stdout)
         for name in available():
-            doc = (importlib.import_module(f"gpam_tools.studies.{name.replace('-', '_')}").__doc__ or "").strip()
+            doc = (importlib.import_module(f"gpam_tools.study.specs.{name.replace('-', '_')}").__doc__ or "").strip()
             print(f"  {name:<14} {doc.splitlines()[0] if doc else ''}", file=sys.stderr if argv else sys.stdout)
         return 0 if not argv else 2
     try:

@@ -25,9 +25,9 @@ from typing import List, Optional
 
 import torch
 
+from gpam_tools import REPO
 from gpam_tools.atomic import write_text_atomic
 
-REPO = Path(__file__).resolve().parents[1]
 STAGES = ("tests", "training", "decoding", "timing")
 NO_CUDA = ("gpam gpu-check: no CUDA device here (torch.cuda.is_available() is False); run it on a GPU machine "
            "(--device cpu only rehearses it at tiny sizes)")

@@ -14,7 +14,7 @@ One seed: the report names no winner and ends with the multi-seed comparison (re
 --smoke: tiny models on ci_deen and ci_lm, a check of the pipeline in a few minutes.
 """
 
-from gpam_tools.studies import DAGPAM_FIXED, SOFTMAX, Part, Study
+from gpam_tools.study import DAGPAM_FIXED, SOFTMAX, Part, Study
 
 TITLE = "Offline demo: softmax baseline vs daGPAM"
 # an undertrained model must not decode for minutes
@@ -22,7 +22,7 @@ LIMITS = {"checkpoint": "last", "max_len_a": 1.2, "max_len_b": 10}
 
 
 def report(out, data_root) -> str:
-    from gpam_tools.demo_report import report as demo_report
+    from gpam_tools.study.demo_report import report as demo_report
 
     return demo_report(out, data_root)
 

@@ -17,8 +17,8 @@ from typing import List, Optional
 import numpy as np
 
 from gpam_tools.atomic import write_json_atomic
-from gpam_tools.datasets import DataError, data_bin_of, default_data_root, load
-from gpam_tools.recipes import LANGUAGE_MODELING
+from gpam_tools.run.datasets import DataError, data_bin_of, default_data_root, load
+from gpam_tools.run.recipes import LANGUAGE_MODELING
 
 
 def token_counts(data_bin: Path, split: str, vocabulary: int) -> np.ndarray:

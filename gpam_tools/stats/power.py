@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from gpam_tools import paired_power as pp
-from gpam_tools.seed_scores import (LOWER_IS_BETTER, METRIC_LABELS, ScoreError, paired_differences, per_seed_values,
+from gpam_tools.stats import paired_power as pp
+from gpam_tools.stats.seed_scores import (LOWER_IS_BETTER, METRIC_LABELS, ScoreError, paired_differences, per_seed_values,
                                     read_runs)
 
 DEFAULT_EFFECTS = {"sacrebleu": 0.5, "bleu_nobp": 0.5, "bleu_tokenized": 0.5, "chrf": 0.5, "perplexity": -0.5}

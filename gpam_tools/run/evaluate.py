@@ -1,16 +1,16 @@
 """``gpam evaluate``: score a trained checkpoint on its test set, beside the checkpoint.
 
-Translation (:func:`evaluate_translation`): fairseq-generate, then :mod:`gpam_tools.scoring`
+Translation (:func:`evaluate_translation`): fairseq-generate, then :mod:`gpam_tools.run.scoring`
 (tokenized BLEU as multi-bleu.perl computes it, detokenised sacreBLEU with its signature,
 compound-split BLEU for a WMT-recipe model into German); optionally the newest N checkpoints
 averaged first. Writes ``generate.<ckpt>.test.txt``, ``hyps.<ckpt>.test.detok.<tgt>``,
 ``eval-translation.<ckpt>.json`` and ``generate.<ckpt>.command.sh``.
 
-Language modelling (:func:`gpam_tools.eval_lm.evaluate_lm`): fairseq-eval-lm with a stated context
+Language modelling (:func:`gpam_tools.run.eval_lm.evaluate_lm`): fairseq-eval-lm with a stated context
 window and tokens per sample; writes ``eval-lm.<ckpt>.log`` and ``eval-lm.<ckpt>.json``.
 
 :func:`evaluate` picks the one the checkpoint's task needs. The checkpoint's facts are read once
-in Python (:mod:`gpam_tools.checkpoint_facts`); tools run as argument lists, never through a shell.
+in Python (:mod:`gpam_tools.run.checkpoint_facts`); tools run as argument lists, never through a shell.
 """
 
 import argparse
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from gpam_tools import datasets, recipes
+from gpam_tools.run import datasets, recipes
 from gpam_tools.atomic import write_text_atomic
-from gpam_tools.runs import REPO, RunError, fairseq_env, hold_lock, need_writable_dir
+from gpam_tools.run.run_spec import REPO, RunError, fairseq_env, hold_lock, need_writable_dir
 
 USER_DIR = REPO / "fairseq_gpam"
 # compound splitting is the convention of the WMT En-De recipe (Vaswani et al. 2017)
@@ -117,8 +117,8 @@ def evaluate_translation(target, data_root=None, *, checkpoint="best", average=0
                          beam=5, lenpen=1.0, batch_size=64, max_len_a=0, max_len_b=200, compound_split="auto",
                          extra_args: Sequence[str] = (), threads=None) -> dict:
     """Translate the test set with a checkpoint and score it; returns the saved result dict."""
-    from gpam_tools import scoring
-    from gpam_tools.checkpoint_facts import CheckpointError, check
+    from gpam_tools.run import scoring
+    from gpam_tools.run.checkpoint_facts import CheckpointError, check
 
     if compound_split not in ("yes", "no", "auto"):
         raise EvaluationError("--compound-split must be yes, no or auto")
@@ -155,7 +155,7 @@ def evaluate_translation(target, data_root=None, *, checkpoint="best", average=0
         name = ckpt.name[:-3] if ckpt.name.endswith(".pt") else ckpt.name
         out = run_dir / f"generate.{name}.test.txt"
         tmp = out.with_name(out.name + ".tmp")
-        from gpam_tools.train import fairseq_tool
+        from gpam_tools.run.train import fairseq_tool
 
         cmd = [fairseq_tool("fairseq-generate"), str(data_bin), "--user-dir", str(USER_DIR),
                "--task", "translation", "--source-lang", src, "--target-lang", tgt, "--gen-subset", "test",
@@ -189,7 +189,7 @@ def evaluate_translation(target, data_root=None, *, checkpoint="best", average=0
 def checkpoint_task(target, checkpoint: str = "best", average: int = 0) -> str:
     """The task the checkpoint to evaluate was trained for (read from its config)."""
     where = find_target(target, checkpoint, average)
-    from gpam_tools.checkpoint_facts import CheckpointError, check
+    from gpam_tools.run.checkpoint_facts import CheckpointError, check
 
     try:
         return check(where.checkpoint).task
@@ -199,8 +199,8 @@ def checkpoint_task(target, checkpoint: str = "best", average: int = 0) -> str:
 
 def evaluate(target, data_root=None, *, task: Optional[str] = None, **options) -> dict:
     """Score a run directory's (or a checkpoint's) model with the evaluation its task needs.
-    ``options`` are :func:`evaluate_translation`'s or :func:`gpam_tools.eval_lm.evaluate_lm`'s."""
-    from gpam_tools.eval_lm import evaluate_lm
+    ``options`` are :func:`evaluate_translation`'s or :func:`gpam_tools.run.eval_lm.evaluate_lm`'s."""
+    from gpam_tools.run.eval_lm import evaluate_lm
 
     if task is None:
         task = checkpoint_task(target, options.get("checkpoint", "best"), options.get("average", 0))

@@ -2,14 +2,15 @@
 
 A cut-off run resumes only while this is unchanged, so no run is trained by two versions of the
 code. It covers the plugin's ``.py`` files (the model) and the recipe table and command builder
-(``gpam_tools/recipes.py``, ``gpam_tools/train.py``: what fairseq-train is asked to do).
+(``gpam_tools/run/recipes.py``, ``gpam_tools/run/train.py``: what fairseq-train is asked to do).
 """
 
 import hashlib
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-RUN_LAYER = ("gpam_tools/recipes.py", "gpam_tools/train.py")
+from gpam_tools import REPO
+
+RUN_LAYER = ("gpam_tools/run/recipes.py", "gpam_tools/run/train.py")
 
 
 def code_fingerprint(repo: Path = REPO) -> str:

@@ -8,7 +8,7 @@ Parts (the order of the runs is seed by seed across the parts named):
   lambda-sweep  en_lm as in lm, daGPAM fixed lambda- in 0.05 0.1 0.4 0.8 (0.2 comes from lm), first seed only
 """
 
-from gpam_tools.studies import DAGPAM_FIXED, DAGPAM_LAYER, SOFTMAX, Part, Study, System
+from gpam_tools.study import DAGPAM_FIXED, DAGPAM_LAYER, SOFTMAX, Part, Study, System
 
 SYSTEMS = (SOFTMAX, DAGPAM_FIXED, DAGPAM_LAYER)
 SWEEP = tuple(System("dagpam", lambda_neg=lam, lambda_mode="fixed") for lam in ("0.05", "0.1", "0.4", "0.8"))

@@ -1,7 +1,7 @@
 """Study specifications: what ``gpam study NAME`` trains, evaluates and tabulates.
 
 A study is datasets x systems x seeds x settings. Each specification is a short Python module in
-this folder (``gpam study NAME`` loads ``gpam_tools/studies/<NAME with - as _>.py``; ``gpam study
+this folder (``gpam study NAME`` loads ``gpam_tools/study/specs/<NAME with - as _>.py``; ``gpam study
 path/to/spec.py`` loads a file elsewhere) defining one function::
 
     def study(mt_updates: int = 1000, smoke: bool = False) -> Study:
@@ -11,8 +11,8 @@ Its keyword parameters become the study's own command-line options (``--mt-updat
 ``--smoke``; the type comes from the default: int, float, str or bool), listed by
 ``gpam study NAME --help``. It returns a :class:`Study`: a list of :class:`Part` (one setting
 each: datasets, systems, RunSpec fields, evaluation options) plus where results go. The runner
-(``gpam_tools/study.py``) turns every (part, seed, dataset, system) into a
-``gpam_tools.runs.RunSpec`` (so run names, recipes and the data contract are the run layer's) and
+(``gpam_tools/study/runner.py``) turns every (part, seed, dataset, system) into a
+``gpam_tools.run.run_spec.RunSpec`` (so run names, recipes and the data contract are the run layer's) and
 orders the runs seed by seed across the parts named, so that a cut-off study holds whole seeds.
 
 Why Python and not TOML/JSON: a study needs a little computation that data files cannot say
@@ -24,7 +24,7 @@ Specifications are code of this repository; user data never reaches them.
 
 Minimal example (two systems, three seeds, on any prepared dataset)::
 
-    from gpam_tools.studies import Part, Study, SOFTMAX, DAGPAM_FIXED
+    from gpam_tools.study import Part, Study, SOFTMAX, DAGPAM_FIXED
 
     def study(dataset: str = "my_corpus", updates: int = 500) -> Study:
         return Study(name="mine", title="softmax vs daGPAM on my corpus", seeds=(1, 2, 3),
@@ -76,7 +76,7 @@ class Part:
     systems   the attention systems compared (the softmax baseline among them)
     run       RunSpec fields shared by the part's runs (RUN_FIELDS: preset, ln, src/tgt, max_update,
               tag, extra_args = fairseq-train arguments such as validation intervals)
-    evaluate  options of ``gpam_tools.evaluate.evaluate`` (EVALUATE_FIELDS; default: last checkpoint);
+    evaluate  options of ``gpam_tools.run.evaluate.evaluate`` (EVALUATE_FIELDS; default: last checkpoint);
               those that do not apply to a dataset's task are left out for it (max_len_* for a language
               model, context_window for translation)
     seeds     "all" (the study's seeds) or "first" (only the first of them: a sweep)

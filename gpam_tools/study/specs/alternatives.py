@@ -11,7 +11,7 @@ The checkpoints stay in work/alternatives/runs (keep_checkpoints) for the per-la
 trained models (residual ratio, token cosine, query gradient: gpam_tools/analysis).
 """
 
-from gpam_tools.studies import DAGPAM_FIXED, DAGPAM_LAYER, SOFTMAX, Part, Study, System
+from gpam_tools.study import DAGPAM_FIXED, DAGPAM_LAYER, SOFTMAX, Part, Study, System
 
 VARIANTS = (SOFTMAX, DAGPAM_FIXED, DAGPAM_LAYER) + tuple(System(v) for v in ("non", "nap", "coda", "diff", "cog"))
 

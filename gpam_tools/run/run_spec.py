@@ -7,13 +7,13 @@ The contract the study runner builds on::
     path = run_dir(runs_root, spec, data_root)
     #   <runs_root>/<dataset>[.<src>-<tgt>]/[dryrun-]<model>-<ln>ln[-<tag>]/<system>/seed<N>
     #   e.g. deen_docs.de-en/cpu-preln-u1000/dagpam-fixed0.2/seed1 ; en_lm/cpu-preln/softmax/seed2
-    gpam_tools.train.train(spec, data_root, runs_root)        -> the run directory
-    gpam_tools.evaluate.evaluate(run_dir, data_root=None)     -> the scores dict (also saved as JSON)
+    gpam_tools.run.train.train(spec, data_root, runs_root)        -> the run directory
+    gpam_tools.run.evaluate.evaluate(run_dir, data_root=None)     -> the scores dict (also saved as JSON)
 
 ``<model>`` is the preset's name (``cpu``, ``tiny``) or the full-size model (``iwslt``, ``base``,
 ``lm8`` ...); ``<system>`` is ``softmax`` or ``dagpam-<lambda mode><lambda->`` (``dagpam-layer0.2``).
 A run directory holds ``train.log``, ``command.sh`` (the exact fairseq-train command),
-``run-info.json`` (:func:`write_run_info`), ``.code`` (:mod:`gpam_tools.fingerprint`) and the checkpoints.
+``run-info.json`` (:func:`write_run_info`), ``.code`` (:mod:`gpam_tools.run.fingerprint`) and the checkpoints.
 """
 
 import datetime
@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from gpam_tools import datasets, recipes
+from gpam_tools import REPO
+from gpam_tools.run import datasets, recipes
 from gpam_tools.atomic import write_json_atomic
 
-REPO = Path(__file__).resolve().parents[1]
 # the paper's alternatives (Table 1), trained in the gpam_ architecture like daGPAM; the run is named after them
 PEERS = ("non", "nap", "coda", "diff", "cog")
 ATTENTIONS = ("softmax", "dagpam") + PEERS
@@ -45,7 +45,7 @@ class RunSpec:
     dataset: str                        # a prepared dataset: <data_root>/data-bin/<dataset>
     attention: str = "dagpam"           # "softmax" (fairseq's own architecture) | "dagpam"
     seed: int = 1
-    preset: str = "full"                # "full" | "cpu" | "tiny" (gpam_tools.recipes)
+    preset: str = "full"                # "full" | "cpu" | "tiny" (gpam_tools.run.recipes)
     model: Optional[str] = None         # full-size model (default: the family's, see recipes)
     ln: Optional[str] = None            # "pre" | "post" (translation only)
     src: Optional[str] = None           # translation direction (default: the data's order)

@@ -9,8 +9,8 @@ The dataset's prep-info.json says whether it is translation or language modellin
 --preset's (cpu: sized for a 2-core CPU; tiny: a pipeline check; full: the published recipe).
 """
 
-from gpam_tools.recipes import PRESETS
-from gpam_tools.studies import DAGPAM_FIXED, DAGPAM_LAYER, SOFTMAX, Part, Study
+from gpam_tools.run.recipes import PRESETS
+from gpam_tools.study import DAGPAM_FIXED, DAGPAM_LAYER, SOFTMAX, Part, Study
 
 
 def study(dataset: str = "", preset: str = "cpu", updates: int = 1000, trainable: bool = False) -> Study:

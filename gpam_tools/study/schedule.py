@@ -1,12 +1,12 @@
 """The runs of a study: planned in order, each trained, evaluated and kept, side by side.
 
-A planned run is one (part, seed, dataset, system) of a :class:`gpam_tools.studies.Study`, made
-into a :class:`gpam_tools.runs.RunSpec`; its path (the run layer's) is the same under the work
+A planned run is one (part, seed, dataset, system) of a :class:`gpam_tools.study.Study`, made
+into a :class:`gpam_tools.run.run_spec.RunSpec`; its path (the run layer's) is the same under the work
 tree (checkpoints) and the results tree (light files). A run is
 
 * done     when the results tree holds its scores (``eval-*.json``): it is skipped;
 * resume   when the work tree holds a checkpoint that loads and was written by today's code
-           (``gpam_tools.train.resume_point``: the code fingerprint): training continues from it,
+           (``gpam_tools.run.train.resume_point``: the code fingerprint): training continues from it,
            and fairseq restores data position, optimizer and per-update seeds;
 * pending  otherwise: any earlier attempt is removed and the run starts from scratch.
 """
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from gpam_tools import datasets
+from gpam_tools.run import datasets
 from gpam_tools.collect.keep import keep_run
-from gpam_tools.runs import RunError, RunSpec, resolve
-from gpam_tools.studies import Part, Study
+from gpam_tools.run.run_spec import RunError, RunSpec, resolve
+from gpam_tools.study import Part, Study
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class PlannedRun:
 
     def evaluate_options(self, task: str) -> Dict[str, Any]:
         """The part's evaluation options that apply to ``task`` (a study may mix translation and LM data)."""
-        from gpam_tools.evaluate import LM_OPTIONS, MT_OPTIONS
+        from gpam_tools.run.evaluate import LM_OPTIONS, MT_OPTIONS
 
         applies = MT_OPTIONS if task == "translation" else LM_OPTIONS
         return {"checkpoint": "last", **{k: v for k, v in self.part.evaluate.items() if k in applies + ("checkpoint",)}}
@@ -69,7 +69,7 @@ def describe(run: PlannedRun) -> str:
 
 def state_of(run: PlannedRun, out: Path, work: Path):
     """('done' | 'resume' | 'pending', update to resume from or None)."""
-    from gpam_tools.train import resume_point
+    from gpam_tools.run.train import resume_point
 
     if run.rel is None:
         return "pending", None
@@ -94,8 +94,8 @@ def say(message: str) -> None:
 
 def run_one(run: PlannedRun, data_root: Path, work: Path, kept_runs: Path, keep_checkpoints: bool = False) -> None:
     """Train (or resume), evaluate, keep the light files in ``kept_runs``, drop the checkpoints (unless told)."""
-    from gpam_tools.evaluate import evaluate
-    from gpam_tools.train import resume_point, train
+    from gpam_tools.run.evaluate import evaluate
+    from gpam_tools.run.train import resume_point, train
 
     run_dir = work / "runs" / run.rel
     log = work / "logs" / (run.rel.replace("/", "_") + ".log")

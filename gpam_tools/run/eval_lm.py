@@ -10,10 +10,10 @@ import re
 import sys
 from typing import Optional, Sequence
 
-from gpam_tools import datasets, recipes
+from gpam_tools.run import datasets, recipes
 from gpam_tools.atomic import write_json_atomic
-from gpam_tools.evaluate import EvaluationError, USER_DIR, data_dir, find_target, run_tool
-from gpam_tools.runs import fairseq_env, hold_lock, need_writable_dir
+from gpam_tools.run.evaluate import EvaluationError, USER_DIR, data_dir, find_target, run_tool
+from gpam_tools.run.run_spec import fairseq_env, hold_lock, need_writable_dir
 
 LOSS_LINE = re.compile(r"Loss \(base 2\): ([0-9.]+), Perplexity: ([0-9.]+)")
 TOKENS_LINE = re.compile(r"Evaluated ([0-9,]+) tokens")
@@ -36,8 +36,8 @@ def evaluate_lm(target, data_root=None, *, checkpoint="best", data=None, subset=
                 tokens_per_sample: Optional[int] = None, context_window: Optional[int] = None, max_tokens=4096,
                 extra_args: Sequence[str] = (), threads=None) -> dict:
     """Score a language model's perplexity on ``subset``; returns the saved result dict."""
-    from gpam_tools.checkpoint_facts import CheckpointError, check
-    from gpam_tools.train import fairseq_tool
+    from gpam_tools.run.checkpoint_facts import CheckpointError, check
+    from gpam_tools.run.train import fairseq_tool
 
     if subset not in ("test", "valid"):
         raise EvaluationError(f"--subset must be test or valid, not '{subset}'")

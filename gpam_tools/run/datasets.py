@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-from gpam_tools.recipes import FAMILIES, TRANSLATION, full_models
+from gpam_tools import REPO
+from gpam_tools.run.recipes import FAMILIES, TRANSLATION, full_models
 
 
 class DataError(Exception):
@@ -49,7 +50,7 @@ class Dataset:
 
 def default_data_root() -> Path:
     """Where datasets are prepared when no --data-root is given: $DATA_ROOT, else <repo>/work."""
-    return Path(os.environ.get("DATA_ROOT") or Path(__file__).resolve().parents[1] / "work")
+    return Path(os.environ.get("DATA_ROOT") or REPO / "work")
 
 
 PREPARED = "PREPARED"  # the data contract's marker, written last by gpam prepare

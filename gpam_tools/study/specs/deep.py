@@ -20,8 +20,8 @@ The models (6+6-layer translation, 8-layer LM) are d=128 wide so that a seed's t
 one 3-hour session (the plan, section 11: pairs of the main parts are not resumed across sessions).
 """
 
-from gpam_tools.studies import DAGPAM_FIXED, DAGPAM_LAYER, SOFTMAX, Part, Study
-from gpam_tools.studies.alternatives import VARIANTS
+from gpam_tools.study import DAGPAM_FIXED, DAGPAM_LAYER, SOFTMAX, Part, Study
+from gpam_tools.study.specs.alternatives import VARIANTS
 
 PRESET = "cpu-deep"
 PRIMARY = (SOFTMAX, DAGPAM_FIXED)
