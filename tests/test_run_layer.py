@@ -5,12 +5,16 @@
 * every recipe, as baseline and daGPAM, pre- and post-LN, is accepted by fairseq's own parser;
 * any prepared dataset works: task and languages come from ``prep-info.json``, not from its name;
 * tokenized BLEU is multi-bleu.perl's number (no smoothing), checked against a direct computation;
+* a fairseq-train that aborts at shutdown after reporting the end of training leaves a complete run; one
+  that aborts before it fails;
 * fairseq's child processes get the plugin, the thread count and glibc's keep-freed-memory settings,
   with a user's own setting left as it is.
 """
 
+import io
 import json
 import math
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +22,8 @@ import pytest
 
 from gpam_tools.run import recipes
 from gpam_tools.run.run_spec import KEEP_FREED_MEMORY, RunError, RunSpec, fairseq_env, resolve, run_dir
-from gpam_tools.run.train import build_command
+from gpam_tools.run import train as train_module
+from gpam_tools.run.train import TrainingFailed, build_command, train
 from standin_data import REPO
 
 COMMITTED = sorted(REPO.glob("results/**/run-info.json"))
@@ -205,3 +210,20 @@ def test_fairseq_children_keep_freed_memory_unless_the_user_says_otherwise(monke
     assert env["MALLOC_TRIM_THRESHOLD_"] == KEEP_FREED_MEMORY["MALLOC_TRIM_THRESHOLD_"]
     assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
     assert env["PYTHONPATH"].split(":")[0] == str(REPO)
+
+
+@pytest.mark.parametrize("done_first", [True, False])
+def test_an_abort_at_shutdown_after_done_training_keeps_the_run(done_first, tmp_path, monkeypatch):
+    fake_prepared(tmp_path, "my_corpus", "translation", ["es", "en"])
+    fake = tmp_path / "fake-fairseq-train"
+    done = "print('2026-12-03 10:00:00 | INFO | fairseq_cli.train | done training in 1.0 seconds', flush=True)\n"
+    fake.write_text(f"#!{sys.executable}\nimport os\n" + (done if done_first else "") + "os.abort()\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(train_module, "fairseq_tool", lambda name: str(fake))
+    spec = RunSpec("my_corpus", preset="tiny", max_update=1)
+    if done_first:
+        run = train(spec, tmp_path, tmp_path / "runs", stream=io.StringIO())
+        assert "exited with signal SIGABRT after it finished training" in (run / "train.log").read_text()
+    else:
+        with pytest.raises(TrainingFailed, match=r"fairseq-train failed \(exit -6\)"):
+            train(spec, tmp_path, tmp_path / "runs", stream=io.StringIO())

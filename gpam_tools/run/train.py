@@ -12,6 +12,7 @@ import argparse
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,13 @@ USER_DIR = REPO / "fairseq_gpam"
 
 class TrainingFailed(RunError):
     """fairseq-train ended with an error; its log is in the run directory."""
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def fairseq_tool(name: str) -> str:
@@ -136,13 +144,22 @@ def train(spec: RunSpec, data_root, runs_root, resume: bool = True, stream: Opti
             except OSError as err:
                 raise RunError(f"cannot start {cmd[0]} ({err.strerror}); install fairseq into this "
                                f"environment (make setup)") from None
+            finished = False
             for line in proc.stdout:
+                finished = finished or "done training in" in line
                 log.write(line)
                 log.flush()
                 stream.write(line)
                 stream.flush()
             proc.wait()
-        if proc.returncode != 0:
+            if proc.returncode < 0 and finished:
+                # A daemon thread killed at interpreter shutdown can abort the process after fairseq has
+                # saved its last checkpoint and reported the end of training: the run is complete.
+                note = (f"gpam train: fairseq-train exited with signal {signal_name(-proc.returncode)} after it "
+                        f"finished training; its checkpoints are complete\n")
+                log.write(note)
+                stream.write(note)
+        if proc.returncode != 0 and not (proc.returncode < 0 and finished):
             raise TrainingFailed(f"fairseq-train failed (exit {proc.returncode}); log: {save_dir / 'train.log'}")
     finally:
         os.close(lock)
