@@ -1,7 +1,7 @@
 """Study specifications: what ``gpam study NAME`` trains, evaluates and tabulates.
 
 A study is datasets x systems x seeds x settings. Each specification is a short Python module in
-this folder (``gpam study NAME`` loads ``gpam_tools/study/specs/<NAME with - as _>.py``; ``gpam study
+``specs/`` (``gpam study NAME`` loads ``gpam_tools/study/specs/<NAME with - as _>.py``; ``gpam study
 path/to/spec.py`` loads a file elsewhere) defining one function::
 
     def study(mt_updates: int = 1000, smoke: bool = False) -> Study:
