@@ -34,9 +34,9 @@ def test_main_parts_are_the_planned_paired_runs(data, tmp_path, capsys):
     paths = [p for _, p in rows]
     assert all(state == "pending" for state, _ in rows)
     settings = Counter(p.rsplit("/", 1)[0] for p in paths)
-    assert settings == {"deen_docs.de-en/cpu-deep-preln-u2000/softmax": 8,
-                        "deen_docs.de-en/cpu-deep-preln-u2000/dagpam-fixed0.2": 8,
-                        "deen_docs.de-en/cpu-deep-preln-u2000/dagpam-layer0.2": 8,
+    assert settings == {"deen_docs.de-en/cpu-deep-preln-u2500/softmax": 8,
+                        "deen_docs.de-en/cpu-deep-preln-u2500/dagpam-fixed0.2": 8,
+                        "deen_docs.de-en/cpu-deep-preln-u2500/dagpam-layer0.2": 8,
                         "en_lm/cpu-deep-preln-u1500/softmax": 8, "en_lm/cpu-deep-preln-u1500/dagpam-fixed0.2": 8}
     assert len(set(paths)) == len(paths) == 40                      # no run planned twice
     # seed by seed: a cut-off campaign holds whole pairs
