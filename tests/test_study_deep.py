@@ -37,7 +37,7 @@ def test_main_parts_are_the_planned_paired_runs(data, tmp_path, capsys):
     assert settings == {"deen_docs.de-en/cpu-deep-preln-u2500/softmax": 8,
                         "deen_docs.de-en/cpu-deep-preln-u2500/dagpam-fixed0.2": 8,
                         "deen_docs.de-en/cpu-deep-preln-u2500/dagpam-layer0.2": 8,
-                        "en_lm/cpu-deep-preln-u1500/softmax": 8, "en_lm/cpu-deep-preln-u1500/dagpam-fixed0.2": 8}
+                        "en_lm/cpu-deep-preln-u3000/softmax": 8, "en_lm/cpu-deep-preln-u3000/dagpam-fixed0.2": 8}
     assert len(set(paths)) == len(paths) == 40                      # no run planned twice
     # seed by seed: a cut-off campaign holds whole pairs
     seeds = [int(p.rsplit("seed", 1)[1]) for p in paths]
@@ -69,4 +69,4 @@ def test_the_alternatives_table_and_its_shallow_reference(data, tmp_path, capsys
     systems = Counter(p.split("/")[2] for p in paths if "-L15-" in p)
     assert systems == {s: 3 for s in ("softmax", "dagpam-fixed0.2", "dagpam-layer0.2", "non", "nap", "coda",
                                       "diff", "cog")}
-    assert [p for p in paths if "-L2-" in p] == ["en_lm/cpu-deep-preln-L2-u1500/softmax/seed1"]
+    assert [p for p in paths if "-L2-" in p] == ["en_lm/cpu-deep-preln-L2-u3000/softmax/seed1"]

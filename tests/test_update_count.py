@@ -68,3 +68,17 @@ def test_a_rise_beyond_five_percent_is_reported_as_divergence(tmp_path, capsys):
     a = pilot_log(tmp_path, "a", rising)
     assert update_count.main([a, "--floor", "250", "--cap", "2500"]) == 1
     assert "a/seed1: validation loss rose 7.7% from update 500 to 750: divergence" in capsys.readouterr().out
+
+
+def test_a_pilot_that_ends_at_the_cap_tests_up_to_the_last_point_its_logs_cover(tmp_path, capsys):
+    # losses at 250..3000, still falling 2% per 500 updates: the point 2750 would need update 3250
+    steady = curve(8.0, [0.1] * 11)
+    a = pilot_log(tmp_path, "a", steady)
+    assert update_count.main([a, "--floor", "1500", "--cap", "3000"]) == 1
+    assert "the rule at update 2750 needs every run's validation at updates 2750 and 3250" in capsys.readouterr().out
+    assert update_count.main([a, "--floor", "1500", "--cap", "3000", "--last-point", "2500"]) == 0
+    assert "update count: 3000 (floor 1500, cap 3000, last point 2500," in capsys.readouterr().out
+    # flattened by 2250 (gain 0.4%): chosen, whatever --last-point says about later points
+    flat = pilot_log(tmp_path, "b", curve(8.0, [0.5] * 8 + [0.01] * 3))
+    assert update_count.main([flat, "--floor", "1500", "--cap", "3000", "--last-point", "2500"]) == 0
+    assert "update count: 2250 " in capsys.readouterr().out

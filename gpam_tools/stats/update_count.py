@@ -1,6 +1,7 @@
 """``gpam update-count``: the update count a pilot's validation curves ask for (results/study-plan.md, section 6).
 
-    gpam update-count RUN_DIR|train.log ... --floor 2000 --cap 2500 [--every 250] [--window 500] [--min-gain 0.01]
+    gpam update-count RUN_DIR|train.log ... --floor 2000 --cap 2500 [--last-point U] [--every 250] [--window 500]
+                      [--min-gain 0.01]
 
 The rule, applied to every run given together (the systems of one setting): the count is the first
 validation point u (a multiple of ``--every``) from ``--floor`` to below ``--cap`` after which the validation loss (base 2) of **every**
@@ -9,7 +10,9 @@ run improves by less than ``--min-gain`` (relative) over the next ``--window`` u
     gain(u) = (L(u) - L(u + window)) / L(u) < min_gain   for every run.
 
 If no point below the cap qualifies, the count is the cap (the loss is still falling there). If the
-logs stop before the rule can decide, it says which update the pilot must reach. A rise of more than
+logs stop before the rule can decide, it says which update the pilot must reach. ``--last-point`` ends
+the points tested earlier than the cap: a pilot that stops at the cap cannot test the points whose
+window passes it (the LM pilot of the plan, section 6). A rise of more than
 ``--diverged`` (relative) between two validations is reported as divergence: the plan then halves the
 learning rate and repeats the pilot.
 
@@ -39,18 +42,21 @@ def divergences(curve: Curve, rise: float) -> List[Tuple[int, int, float]]:
 
 
 def decide(curves: Dict[str, Curve], floor: int, cap: int, window: int, min_gain: float,
-           every: int) -> Tuple[Optional[int], str]:
+           every: int, last_point: Optional[int] = None) -> Tuple[Optional[int], str]:
     """(count, reason), or (None, what is missing) when the curves end before the rule can decide.
 
-    The points tested are the multiples of ``every`` from ``floor`` to below ``cap`` (validations at
-    epoch ends fall between them and are not tested); at the cap the count is the cap whatever its gain."""
+    The points tested are the multiples of ``every`` from ``floor`` to below ``cap``, or to
+    ``last_point`` included (validations at epoch ends fall between them and are not tested); at the
+    cap the count is the cap whatever its gain."""
     per_run = {name: gains(curve, window) for name, curve in curves.items()}
-    for u in range(-(-floor // every) * every, cap, every):
+    end = cap if last_point is None else last_point + 1
+    for u in range(-(-floor // every) * every, end, every):
         if not all(u in g for g in per_run.values()):
             return None, f"undecided: the rule at update {u} needs every run's validation at updates {u} and {u + window}"
         if all(g[u] < min_gain for g in per_run.values()):
             return u, f"every run improves by less than {min_gain:.0%} over the {window} updates after {u}"
-    return cap, (f"no point from {floor} to below the cap has every run improving by less than {min_gain:.0%}: "
+    tested = "below the cap" if last_point is None else f"{last_point}"
+    return cap, (f"no point from {floor} to {tested} has every run improving by less than {min_gain:.0%}: "
                  f"the count is the cap")
 
 
@@ -82,6 +88,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("runs", nargs="+", metavar="RUN_DIR|train.log", help="the pilot's runs (one per system)")
     p.add_argument("--floor", type=int, required=True, help="the smallest count the rule may choose")
     p.add_argument("--cap", type=int, required=True, help="the largest count; chosen when nothing earlier qualifies")
+    p.add_argument("--last-point", type=int, help="the last point tested (default: the last multiple of --every "
+                   "below the cap); the points after it are not candidates")
     p.add_argument("--every", type=int, default=250, help="the validation interval: the points tested (default 250)")
     p.add_argument("--window", type=int, default=500, help="updates over which the gain is measured (default 500)")
     p.add_argument("--min-gain", type=float, default=0.01, help="relative gain below which a run has flattened (default 0.01)")
@@ -90,6 +98,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not 0 < args.floor <= args.cap or args.window <= 0 or args.every <= 0:
         p.error(f"need 0 < --floor <= --cap, --window > 0 and --every > 0 (got floor {args.floor}, cap {args.cap}, "
                 f"window {args.window}, every {args.every})")
+    if args.last_point is not None and not args.floor <= args.last_point < args.cap:
+        p.error(f"--last-point must lie from --floor to below --cap (got {args.last_point}; floor {args.floor}, "
+                f"cap {args.cap})")
     curves: Dict[str, Curve] = {}
     for given in args.runs:
         path = Path(given)
@@ -106,8 +117,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name, rises in diverged.items():
         for u0, u1, r in rises:
             print(f"\n{name}: validation loss rose {r:.1%} from update {u0} to {u1}: divergence (> {args.diverged:.0%})")
-    count, reason = decide(curves, args.floor, args.cap, args.window, args.min_gain, args.every)
-    rule = f"floor {args.floor}, cap {args.cap}, every {args.every}, window {args.window}, gain below {args.min_gain:.0%}"
+    count, reason = decide(curves, args.floor, args.cap, args.window, args.min_gain, args.every, args.last_point)
+    last = "" if args.last_point is None else f", last point {args.last_point}"
+    rule = (f"floor {args.floor}, cap {args.cap}{last}, every {args.every}, window {args.window}, "
+            f"gain below {args.min_gain:.0%}")
     print(f"\nupdate count: {count if count is not None else '-'} ({rule}): {reason}")
     return 1 if count is None or diverged else 0
 

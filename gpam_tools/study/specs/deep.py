@@ -33,7 +33,7 @@ def checks(every: int) -> tuple:
             "--keep-interval-updates", "1", "--no-epoch-checkpoints")
 
 
-def study(mt_updates: int = 2500, lm_updates: int = 1500, pilot_mt_updates: int = 2750,
+def study(mt_updates: int = 2500, lm_updates: int = 3000, pilot_mt_updates: int = 2750,
           pilot_lm_updates: int = 3000, seeds_planned: int = 10) -> Study:
     """mt_updates / lm_updates: updates of the main runs (the pilot decides them; the run path carries them
     as tag u<N>); pilot_*_updates: length of the pilot runs; seeds_planned: seeds 1..N of the main parts."""
