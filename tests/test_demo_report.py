@@ -67,7 +67,7 @@ def test_one_seed_rows_name_no_winner_and_examples_show_every_system(tmp_path):
 
 def test_multi_seed_rows_and_verdict_come_from_the_generated_summary(tmp_path):
     row = {"metric": "sacreBLEU", "difference": "+0.04", "p (paired t-test over seeds)": "0.880 (n=3)",
-           "seeds (baseline/daGPAM)": "3/3"}
+           "seeds (baseline/compared)": "3/3"}
     assert verdict(row) == "no difference shown (p = 0.88, seeds 3/3)"
     assert verdict({**row, "p (paired t-test over seeds)": "0.010 (n=5)"}).startswith("daGPAM better")
     assert verdict({**row, "metric": "test perplexity", "difference": "+1.00",

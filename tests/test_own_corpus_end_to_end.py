@@ -70,7 +70,7 @@ def test_two_systems_two_seeds_are_trained_kept_and_tabulated(study):
         assert not list(kept.parent.glob("*.pt"))  # only light files are kept
     rows = {r["metric"]: r for r in read_csv(out / "summary.csv")}
     sacre = rows["sacreBLEU"]
-    assert sacre["seeds (baseline/daGPAM)"] == "2/2" and sacre["daGPAM system"] == "dagpam-fixed0.2"
+    assert sacre["seeds (baseline/compared)"] == "2/2" and sacre["compared system"] == "dagpam-fixed0.2"
     assert sacre["p (paired bootstrap, per seed)"].count("seed ") == 2 and "n/a" not in sacre["p (paired bootstrap, per seed)"]
     assert [p.name for p in (out / "refs").iterdir()] == ["mini.es-en.test.raw.en"]
     assert "sacreBLEU" in proc.stdout  # the table is printed too

@@ -8,6 +8,7 @@ import statistics
 import pytest
 
 from gpam_tools.collect.logs import parse_train_log
+from gpam_tools.stats.paired_power import minimum_detectable_effect
 from standin_data import REPO, run_gpam, script_env
 
 REFS = [f"the reference sentence number {i} is here ." for i in range(60)]
@@ -69,9 +70,9 @@ def test_collect_tables(runs, tmp_path):
     full = next(r for r in rows if r["metric"] == "sacreBLEU" and "full preset" in r["setting"])
     base, dag = [28.0, 28.4, 27.9], [29.0, 29.8, 29.1]
     assert full["baseline"] == f"{statistics.fmean(base):.2f} ± {statistics.stdev(base):.2f}"
-    assert full["daGPAM"] == f"{statistics.fmean(dag):.2f} ± {statistics.stdev(dag):.2f}"
+    assert full["compared"] == f"{statistics.fmean(dag):.2f} ± {statistics.stdev(dag):.2f}"
     assert full["difference"] == f"{statistics.fmean(dag) - statistics.fmean(base):+.2f}"
-    assert full["seeds (baseline/daGPAM)"] == "3/3" and full["better mean"] == "daGPAM"
+    assert full["seeds (baseline/compared)"] == "3/3" and full["better mean"] == "dagpam-fixed0.2"
     assert full["difference per seed"] == "seed 1: +1.00, seed 2: +1.40, seed 3: +1.20"
     # daGPAM's hypotheses equal the references, the baseline's do not: significant for every seed
     p_values = [float(p.split(": ")[1]) for p in full["p (paired bootstrap, per seed)"].split(", ")]
@@ -79,12 +80,17 @@ def test_collect_tables(runs, tmp_path):
     # over seeds, paired by seed: differences 1.0, 1.4, 1.2 -> t = 1.2 / (0.2 / sqrt(3)) on 2 degrees of freedom
     t = 1.2 / (0.2 / 3 ** 0.5)
     assert full["p (paired t-test over seeds)"] == f"{2 * (1 - student_t_cdf(t, 2)):.3f} (n=3)"
+    # 95% interval: 1.2 +- t_{0.975, 2} 0.2 / sqrt(3), with t_{0.975, 2} = 4.3027 (tables); MDE from the same sd
+    half = 4.302653 * 0.2 / 3 ** 0.5
+    assert full["95% interval (paired, over seeds)"] == f"[{1.2 - half:+.2f}, {1.2 + half:+.2f}]"
+    assert full["MDE (80% power, these seeds)"] == f"{minimum_detectable_effect(0.2, 3):.2f} (n=3, sd 0.20)"
     assert (full["paper baseline"], full["paper daGPAM"]) == ("28.54", "29.25")
     assert "0.000 x" not in full["scale"] and "1.23M params" in full["scale"] and "8192 tokens" in full["scale"]
     cpu = next(r for r in rows if r["metric"] == "sacreBLEU" and "cpu preset" in r["setting"])
     assert cpu["paper baseline"] == "–" and cpu["p (paired bootstrap, per seed)"] == "–"  # one seed: no p
     assert cpu["better mean"] == "one seed: no conclusion"
     assert cpu["p (paired t-test over seeds)"] == "–"  # one seed: no test
+    assert cpu["95% interval (paired, over seeds)"] == cpu["MDE (80% power, these seeds)"] == "–"
     assert cpu["difference per seed"] == "seed 1: +0.50"
     lm = next(r for r in rows if r["metric"] == "test perplexity")
     assert (lm["paper baseline"], lm["paper daGPAM"]) == ("25.96", "25.33") and lm["better mean"] == "one seed: no conclusion"

@@ -6,7 +6,7 @@ Modules, in the order data flows through them:
     grouping.py      which runs are compared (a setting) and by which metrics
     stats.py         mean ± sd over seeds, paired t-test over seeds, paired bootstrap per seed
     paper.py         the paper's figures (beside full-size runs only)
-    comparison.py    the side-by-side rows: baseline against each daGPAM system
+    comparison.py    the side-by-side rows: baseline against each compared system
     per_run.py       one row per run: scale and its own scores
     render.py        rows as markdown / CSV
     plots.py         validation-loss curves

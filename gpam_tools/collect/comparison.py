@@ -1,16 +1,18 @@
 """The side-by-side rows: per setting, checkpoint and metric, the softmax baseline against each
-daGPAM system over seeds (mean ± sample standard deviation, difference, per-seed tests, scale)."""
+compared system (daGPAM or a peer) over seeds: mean ± sample standard deviation, the mean paired
+difference with its 95% interval and the minimum detectable effect, per-seed tests, scale."""
 
 from collections import defaultdict
 
 from gpam_tools.collect.grouping import LOWER_IS_BETTER, metrics_of, setting_label, setting_of
 from gpam_tools.collect.paper import PAPER_SOURCE, paper_row
 from gpam_tools.collect.reading import find_refs
-from gpam_tools.collect.stats import fmt, mean_std, paired_bootstrap, paired_seeds, paired_t_over_seeds
+from gpam_tools.collect.stats import (fmt, interval_and_mde, mean_std, paired_bootstrap, paired_seeds,
+                                     paired_t_over_seeds)
 
 
 def summarise(runs, ref_dirs):
-    """Rows of the side-by-side table: one per setting, checkpoint, metric and daGPAM system."""
+    """Rows of the side-by-side table: one per setting, checkpoint, metric and compared system."""
     by_setting = defaultdict(lambda: defaultdict(list))
     for run in runs:
         by_setting[setting_of(run["info"])][run["info"]["system"]].append(run)
@@ -43,24 +45,27 @@ def _metric_rows(setting, system, baseline, treated, ckpt, ref_dirs):
         seed_test = paired_t_over_seeds(base_vals, sys_vals)
         seeds = paired_seeds(base_vals, sys_vals)
         per_seed = ", ".join(f"seed {s}: {sys_vals[s] - base_vals[s]:+.2f}" for s in seeds)
+        interval, mde = interval_and_mde([sys_vals[s] - base_vals[s] for s in seeds])
         if len(seeds) < 2:  # one seed names no winner and prints no p-value
             p_values = []
         paper = paper_row(setting, key)
         sample = (baseline or treated)[0]
         rows.append({
             "benchmark": setting[0], "setting": setting_label(setting), "checkpoint": ckpt,
-            "metric": label, "daGPAM system": system,
-            "seeds (baseline/daGPAM)": f"{len(base_vals)}/{len(sys_vals)}",
-            "baseline": fmt(bm, bs), "daGPAM": fmt(sm, ss),
+            "metric": label, "compared system": system,
+            "seeds (baseline/compared)": f"{len(base_vals)}/{len(sys_vals)}",
+            "baseline": fmt(bm, bs), "compared": fmt(sm, ss),
             "difference": "–" if bm is None or sm is None else f"{sm - bm:+.2f}",
             "better mean": "–" if bm is None or sm is None else "one seed: no conclusion" if len(seeds) < 2 else (
                 "tie" if round(sm, 2) == round(bm, 2) else
-                "daGPAM" if (sm < bm if key in LOWER_IS_BETTER else sm > bm) else "baseline"),
+                system if (sm < bm if key in LOWER_IS_BETTER else sm > bm) else "baseline"),
             "difference per seed": per_seed or "–",
+            "95% interval (paired, over seeds)": interval,
+            "MDE (80% power, these seeds)": mde,
             "p (paired bootstrap, per seed)": ", ".join(
                 f"seed {s}: {p:.3f}" if p is not None else f"seed {s}: n/a" for s, p in p_values) or "–",
             "p (paired t-test over seeds)": seed_test,
-            "train time (baseline/daGPAM)": train_minutes(baseline, treated),
+            "train time (baseline/compared)": train_minutes(baseline, treated),
             "paper baseline": paper["softmax"] if paper else "–",
             "paper daGPAM": paper["dagpam"] if paper else "–",
             "paper setting": f"{paper['setting']} [{PAPER_SOURCE}]" if paper else "–",
@@ -71,7 +76,7 @@ def _metric_rows(setting, system, baseline, treated, ckpt, ref_dirs):
 
 
 def train_minutes(baseline, treated):
-    """Mean training wall time per run, baseline / daGPAM, in minutes."""
+    """Mean training wall time per run, baseline / compared system, in minutes."""
     means = [mean_std([r["log"]["train_seconds"] for r in runs])[0] for runs in (baseline, treated)]
     return " / ".join("–" if m is None else f"{m / 60:.1f} min" for m in means)
 

@@ -1,4 +1,4 @@
-"""Validation-loss curves: one PNG per setting, a line per run (solid: softmax, dashed: daGPAM)."""
+"""Validation-loss curves: one PNG per setting, a line per run (solid: softmax, dashed: every other system)."""
 
 import io
 import logging

@@ -1,9 +1,12 @@
-"""Statistics over seeds: mean and sample standard deviation, the paired t-test over seeds, and
-sacreBLEU's paired bootstrap resampling (Koehn 2004) of two systems' hypotheses for one seed."""
+"""Statistics over seeds: mean and sample standard deviation, the paired t-test over seeds with its
+interval and minimum detectable effect, and sacreBLEU's paired bootstrap resampling (Koehn 2004) of two
+systems' hypotheses for one seed."""
 
 import statistics
 
 from scipy.stats import ttest_rel
+
+from gpam_tools.stats import paired_power
 
 BOOTSTRAP_SAMPLES = 1000
 
@@ -35,12 +38,12 @@ def paired_bootstrap(base_hyps, sys_hyps, refs):
 
 
 def paired_seeds(base_vals, sys_vals):
-    """The seeds with a value for both the baseline and daGPAM, in order."""
+    """The seeds with a value for both the baseline and the compared system, in order."""
     return sorted(s for s in set(base_vals) & set(sys_vals) if base_vals[s] is not None and sys_vals[s] is not None)
 
 
 def paired_t_over_seeds(base_vals, sys_vals):
-    """Two-sided paired t-test of daGPAM against the baseline over the seeds both have: 'p (n=N)'.
+    """Two-sided paired t-test of the compared system against the baseline over the seeds both have: 'p (n=N)'.
 
     Pairs by seed (the seed fixes initialisation and data order in both systems); needs 2 pairs
     with differences that are not all equal.
@@ -51,3 +54,16 @@ def paired_t_over_seeds(base_vals, sys_vals):
         return "–"
     p = ttest_rel([sys_vals[s] for s in seeds], [base_vals[s] for s in seeds]).pvalue
     return f"{p:.3f} (n={len(diffs)})"
+
+
+def interval_and_mde(diffs):
+    """('[low, high]', 'MDE (n=N, sd S)') of paired differences d_i = system - baseline: the 95% t-interval
+    of their mean, and the smallest |difference| the paired t-test on these n seeds detects with 80% power
+    if the true spread is the measured sd (``stats.paired_power``); '–' below 2 pairs or without spread."""
+    if len(diffs) < 2:
+        return "–", "–"
+    s = paired_power.summarize(diffs)
+    if s.sd == 0:
+        return "–", "–"
+    mde = paired_power.minimum_detectable_effect(s.sd, s.n)
+    return f"[{s.ci_low:+.2f}, {s.ci_high:+.2f}]", f"{mde:.2f} (n={s.n}, sd {s.sd:.2f})"

@@ -104,7 +104,7 @@ def _p_value(text: str) -> Optional[float]:
 
 def verdict(row: Dict[str, str]) -> str:
     """What a multi-seed row says, from its paired t-test over seeds."""
-    p, seeds = _p_value(row["p (paired t-test over seeds)"]), row["seeds (baseline/daGPAM)"]
+    p, seeds = _p_value(row["p (paired t-test over seeds)"]), row["seeds (baseline/compared)"]
     if p is None:
         return f"no test (seeds {seeds})"
     if p >= ALPHA:
@@ -121,10 +121,11 @@ def multi_seed(comparison: Path) -> str:
         return f"(no multi-seed table: {summary} is missing; `gpam study comparison` writes it)\n"
     with open(summary, encoding="utf-8", newline="") as f:
         rows = [r for r in csv.DictReader(f)
-                if r["daGPAM system"] == PRIMARY_SYSTEM and r["metric"] in PRIMARY_METRICS]
+                if r["compared system"] == PRIMARY_SYSTEM and r["metric"] in PRIMARY_METRICS]
     for row in rows:
-        row["verdict"] = verdict(row)
-    columns = ["setting", "metric", "baseline", "daGPAM", "difference", "p (paired t-test over seeds)", "verdict"]
+        row.update(softmax=row["baseline"], daGPAM=row["compared"], verdict=verdict(row))
+    columns = ["setting", "metric", "softmax", "daGPAM", "difference", "95% interval (paired, over seeds)",
+               "p (paired t-test over seeds)", "verdict"]
     return to_markdown(rows, columns)
 
 
