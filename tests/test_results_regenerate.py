@@ -24,7 +24,9 @@ COLLECTED = {
 NOT_FROM_COLLECT = {"NOTE.md", "README.md", "report.md"}  # report.md: the demo's report (gpam demo-report)
 # a pilot's update count (gpam update-count, results/study-plan.md section 6): file -> (runs, its options)
 UPDATE_COUNTS = {"deep/update-count.deen_docs.md": ("deep/runs/deen_docs.de-en/cpu-deep-preln-pilot",
-                                                    "--floor", "2000", "--cap", "2500")}
+                                                    "--floor", "2000", "--cap", "2500"),
+                 "deep/update-count.en_lm.md": ("deep/runs/en_lm/cpu-deep-preln-pilot",
+                                                "--floor", "1500", "--cap", "3000", "--last-point", "2500")}
 
 
 def tables(directory: Path) -> dict:
