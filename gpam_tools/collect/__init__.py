@@ -4,7 +4,7 @@ Modules, in the order data flows through them:
     logs.py          facts from fairseq-train and fairseq-eval-lm logs
     reading.py       every kept run under a root, as one record (the one result layout)
     grouping.py      which runs are compared (a setting) and by which metrics
-    stats.py         mean ± sd over seeds, paired t-test over seeds, paired bootstrap per seed
+    stats.py         mean ± sd, paired t-test with its interval and MDE over seeds, bootstrap per seed
     paper.py         the paper's figures (beside full-size runs only)
     comparison.py    the side-by-side rows: baseline against each compared system
     per_run.py       one row per run: scale and its own scores
