@@ -69,8 +69,10 @@ def test_committed_runs_are_found_at_their_paths_with_their_recipes(tmp_path):
         assert run.relative_dir.as_posix() == rel, path
         assert run_dir("/runs", spec, tmp_path) == Path("/runs") / rel
         assert run.system == info["system"] and run.arch == info["arch"]
-        # the recipe's fairseq-train values are the ones the run was trained with (last value wins)
-        ours, theirs = flag_values(build_command(run, Path("/save"))), flag_values(info["command"])
+        # the recipe's fairseq-train values are the ones the run was trained with (last value wins); a study
+        # part's own flags (the deep study's --decoder-layers 2, its validation interval) come after the recipe's
+        command = build_command(run, Path("/save"))
+        ours, theirs = flag_values(command), flag_values(info["command"][:len(command)])
         for flag, value in ours.items():
             if flag not in ("--user-dir", "--save-dir"):
                 assert flag in theirs and same(value, theirs[flag]), (path, flag, value, theirs.get(flag))
