@@ -7,8 +7,7 @@ from collections import defaultdict
 from gpam_tools.collect.grouping import LOWER_IS_BETTER, metrics_of, setting_label, setting_of
 from gpam_tools.collect.paper import PAPER_SOURCE, paper_row
 from gpam_tools.collect.reading import find_refs
-from gpam_tools.collect.stats import (fmt, interval_and_mde, mean_std, paired_bootstrap, paired_seeds,
-                                     paired_t_over_seeds)
+from gpam_tools.collect.stats import fmt, mean_std, paired_bootstrap, paired_over_seeds, paired_seeds
 
 
 def summarise(runs, ref_dirs):
@@ -42,10 +41,10 @@ def _metric_rows(setting, system, baseline, treated, ckpt, ref_dirs):
         if key == "sacrebleu":
             for seed in sorted(set(base_vals) & set(sys_vals)):
                 p_values.append((seed, bootstrap_for(baseline, treated, seed, ckpt, ref_dirs)))
-        seed_test = paired_t_over_seeds(base_vals, sys_vals)
         seeds = paired_seeds(base_vals, sys_vals)
-        per_seed = ", ".join(f"seed {s}: {sys_vals[s] - base_vals[s]:+.2f}" for s in seeds)
-        interval, mde = interval_and_mde([sys_vals[s] - base_vals[s] for s in seeds])
+        diffs = [sys_vals[s] - base_vals[s] for s in seeds]
+        per_seed = ", ".join(f"seed {s}: {d:+.2f}" for s, d in zip(seeds, diffs))
+        seed_test, interval, mde = paired_over_seeds(diffs)
         if len(seeds) < 2:  # one seed names no winner and prints no p-value
             p_values = []
         paper = paper_row(setting, key)

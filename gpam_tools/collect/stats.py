@@ -4,8 +4,6 @@ systems' hypotheses for one seed."""
 
 import statistics
 
-from scipy.stats import ttest_rel
-
 from gpam_tools.stats import paired_power
 
 BOOTSTRAP_SAMPLES = 1000
@@ -42,28 +40,20 @@ def paired_seeds(base_vals, sys_vals):
     return sorted(s for s in set(base_vals) & set(sys_vals) if base_vals[s] is not None and sys_vals[s] is not None)
 
 
-def paired_t_over_seeds(base_vals, sys_vals):
-    """Two-sided paired t-test of the compared system against the baseline over the seeds both have: 'p (n=N)'.
+def paired_over_seeds(diffs):
+    """('p (n=N)', '[low, high]', 'MDE (n=N, sd S)') of the paired differences d_i = system - baseline, one
+    per seed both systems have (the seed fixes initialisation and data order in both):
 
-    Pairs by seed (the seed fixes initialisation and data order in both systems); needs 2 pairs
-    with differences that are not all equal.
-    """
-    seeds = paired_seeds(base_vals, sys_vals)
-    diffs = [sys_vals[s] - base_vals[s] for s in seeds]
+    - the two-sided paired t-test of "mean d = 0";
+    - the 95% t-interval of the mean difference;
+    - the smallest |difference| the paired t-test on these n seeds detects with 80% power if the true
+      spread is the measured sd.
+
+    All three come from ``stats.paired_power``. With fewer than 2 pairs, or differences that are all equal,
+    each is '–'."""
     if len(diffs) < 2 or max(diffs) == min(diffs):
-        return "–"
-    p = ttest_rel([sys_vals[s] for s in seeds], [base_vals[s] for s in seeds]).pvalue
-    return f"{p:.3f} (n={len(diffs)})"
-
-
-def interval_and_mde(diffs):
-    """('[low, high]', 'MDE (n=N, sd S)') of paired differences d_i = system - baseline: the 95% t-interval
-    of their mean, and the smallest |difference| the paired t-test on these n seeds detects with 80% power
-    if the true spread is the measured sd (``stats.paired_power``); '–' below 2 pairs or without spread."""
-    if len(diffs) < 2:
-        return "–", "–"
+        return "–", "–", "–"
     s = paired_power.summarize(diffs)
-    if s.sd == 0:
-        return "–", "–"
     mde = paired_power.minimum_detectable_effect(s.sd, s.n)
-    return f"[{s.ci_low:+.2f}, {s.ci_high:+.2f}]", f"{mde:.2f} (n={s.n}, sd {s.sd:.2f})"
+    return (f"{s.p_value:.3f} (n={s.n})", f"[{s.ci_low:+.2f}, {s.ci_high:+.2f}]",
+            f"{mde:.2f} (n={s.n}, sd {s.sd:.2f})")
