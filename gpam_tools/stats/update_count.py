@@ -41,14 +41,14 @@ def divergences(curve: Curve, rise: float) -> List[Tuple[int, int, float]]:
     return [(u0, u1, (l1 - l0) / l0) for (u0, l0), (u1, l1) in zip(curve, curve[1:]) if (l1 - l0) / l0 > rise]
 
 
-def decide(curves: Dict[str, Curve], floor: int, cap: int, window: int, min_gain: float,
+def decide(per_run: Dict[str, Dict[int, float]], floor: int, cap: int, window: int, min_gain: float,
            every: int, last_point: Optional[int] = None) -> Tuple[Optional[int], str]:
-    """(count, reason), or (None, what is missing) when the curves end before the rule can decide.
+    """(count, reason) from every run's ``gains`` over ``window``, or (None, what is missing) when the
+    curves end before the rule can decide.
 
     The points tested are the multiples of ``every`` from ``floor`` to below ``cap``, or to
     ``last_point`` included (validations at epoch ends fall between them and are not tested); at the
     cap the count is the cap whatever its gain."""
-    per_run = {name: gains(curve, window) for name, curve in curves.items()}
     end = cap if last_point is None else last_point + 1
     for u in range(-(-floor // every) * every, end, every):
         if not all(u in g for g in per_run.values()):
@@ -60,9 +60,9 @@ def decide(curves: Dict[str, Curve], floor: int, cap: int, window: int, min_gain
                  f"the count is the cap")
 
 
-def table(curves: Dict[str, Curve], window: int) -> List[str]:
+def table(curves: Dict[str, Curve], per_run: Dict[str, Dict[int, float]], window: int) -> List[str]:
+    """The markdown table: every run's validation loss and its gain over ``window`` at every update."""
     names = list(curves)
-    per_run = {name: gains(curve, window) for name, curve in curves.items()}
     loss = {name: dict(curve) for name, curve in curves.items()}
     updates = sorted({u for curve in curves.values() for u, _ in curve})
     head = "| update | " + " | ".join(f"{n}: valid loss | {n}: gain over next {window}" for n in names) + " |"
@@ -112,12 +112,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             p.error(f"{log}: no validation records (fairseq's json log format, validation during training)")
         name = run_name(path)
         curves[name if name not in curves else given] = curve
-    print("\n".join(table(curves, args.window)))
+    per_run = {name: gains(curve, args.window) for name, curve in curves.items()}
+    print("\n".join(table(curves, per_run, args.window)))
     diverged = {name: d for name, curve in curves.items() if (d := divergences(curve, args.diverged))}
     for name, rises in diverged.items():
         for u0, u1, r in rises:
             print(f"\n{name}: validation loss rose {r:.1%} from update {u0} to {u1}: divergence (> {args.diverged:.0%})")
-    count, reason = decide(curves, args.floor, args.cap, args.window, args.min_gain, args.every, args.last_point)
+    count, reason = decide(per_run, args.floor, args.cap, args.window, args.min_gain, args.every, args.last_point)
     last = "" if args.last_point is None else f", last point {args.last_point}"
     rule = (f"floor {args.floor}, cap {args.cap}{last}, every {args.every}, window {args.window}, "
             f"gain below {args.min_gain:.0%}")
