@@ -8,6 +8,7 @@ import statistics
 import pytest
 
 from gpam_tools.collect.logs import parse_train_log
+from gpam_tools.collect.plots import system_styles
 from gpam_tools.stats.paired_power import minimum_detectable_effect
 from standin_data import REPO, run_gpam, script_env
 
@@ -106,6 +107,14 @@ def test_collect_tables(runs, tmp_path):
         lm_scores = sorted(r["test scores"] for r in csv.DictReader(f))
     assert lm_scores == ["checkpoint_best: test perplexity 25.90", "checkpoint_best: test perplexity 26.50"]
     assert (out / "valid_loss.wikitext-103.full.lm8.pre.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_each_system_of_a_plot_has_its_own_line_and_softmax_is_solid():
+    alternatives = ["softmax", "dagpam-fixed0.2", "non", "nap", "coda", "diff", "cog", "dagpam-learned"]
+    styles = system_styles(alternatives + ["softmax"])  # the seeds of one system: one entry
+    assert sorted(styles) == sorted(alternatives) and styles["softmax"][1] == "-"
+    assert len(set(styles.values())) == len(alternatives)
+    assert len(set(system_styles([f"system{i}" for i in range(40)]).values())) == 40
 
 
 def test_collect_refuses_a_directory_without_runs(tmp_path):
